@@ -1,0 +1,137 @@
+"""Configuration: one class per environment, every value from the environment.
+
+A `.env` file beside this one is read first if present (python-dotenv); real
+environment variables win over it.
+"""
+import os
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
+
+DEV_SECRET_KEY = "dev-secret-key-change-me"
+DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-change-me-please-32b"
+DEV_ADMIN_PASSWORD = "admin-password-change-me"
+
+
+def env(name, default=None):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def database_url(url):
+    """SQLAlchemy 2.1 maps postgresql:// to psycopg 3; Evently runs on psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+class Config:
+    ENV_NAME = "development"
+    TESTING = False
+    SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
+
+    SQLALCHEMY_DATABASE_URI = database_url(env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently"))
+    SQLALCHEMY_ENGINE_OPTIONS = {
+        "pool_pre_ping": True,
+        "pool_size": env_int("DB_POOL_SIZE", 10),
+        "max_overflow": env_int("DB_MAX_OVERFLOW", 10),
+        "pool_timeout": 5,
+        # A statement that hangs must not hold an event row lock forever.
+        "connect_args": {"options": "-c statement_timeout=10000 -c lock_timeout=5000", "connect_timeout": 5},
+    }
+    REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+    # Seconds a Redis call may take before the API answers 503 instead of waiting.
+    REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
+
+    JWT_SECRET_KEY = env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY)
+    JWT_ALGORITHM = "HS256"
+    JWT_DECODE_ALGORITHMS = ["HS256"]
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=env_int("JWT_REFRESH_DAYS", 14))
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:3000")
+
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_DEFAULT = env("RATELIMIT_DEFAULT", "600 per minute")
+    RATELIMIT_AUTH = env("RATELIMIT_AUTH", "10 per minute")
+    RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    # Number of reverse proxies in front of the API whose X-Forwarded-For is trusted.
+    TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
+    EVENTLY_ADMIN_EMAIL = env("EVENTLY_ADMIN_EMAIL", "admin@evently.local")
+    EVENTLY_ADMIN_PASSWORD = env("EVENTLY_ADMIN_PASSWORD", DEV_ADMIN_PASSWORD)
+    SMTP_URL = env("SMTP_URL")
+    MAIL_FROM = env("MAIL_FROM", "Evently <no-reply@evently.local>")
+
+    # Booking engine.
+    BOOKING_STRATEGY = env("BOOKING_STRATEGY", "redis")  # redis | pglock (benchmark baseline)
+    DEFAULT_MAX_PER_BOOKING = env_int("DEFAULT_MAX_PER_BOOKING", 10)
+    HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 30)
+    RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
+
+    CELERY = {
+        "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
+        "result_backend": env("CELERY_RESULT_BACKEND", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
+    }
+
+    API_TITLE = "Evently API"
+    API_VERSION = "1.0.0"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
+    JSON_SORT_KEYS = False
+    LOG_LEVEL = env("LOG_LEVEL", "INFO")
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = database_url(env("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently_test"))
+    REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    RATELIMIT_STORAGE_URI = REDIS_URL
+    RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
+    CELERY = {"broker_url": REDIS_URL, "result_backend": REDIS_URL}
+    EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
+    LOG_LEVEL = "WARNING"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def get_config(name=None):
+    return CONFIGS[(name or env("EVENTLY_ENV", "development")).lower()]

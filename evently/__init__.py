@@ -1,0 +1,109 @@
+"""Evently: the application factory."""
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import get_config
+
+
+def create_app(config_name=None, **overrides):
+    app = Flask(__name__)
+    config = get_config(config_name)
+    app.config.from_object(config)
+    app.config.update(overrides)
+    if app.config["ENV_NAME"] == "production":
+        check_production_secrets(app.config)
+
+    from evently import logs
+
+    logs.configure(app)
+    register_extensions(app)
+    register_celery(app)
+    register_blueprints(app)
+    register_errors(app)
+    register_hooks(app)
+    register_cli(app)
+    if app.config["TRUSTED_PROXY_COUNT"] > 0:
+        proxies = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+    return app
+
+
+def check_production_secrets(config):
+    from config import DEV_ADMIN_PASSWORD, DEV_JWT_SECRET_KEY, DEV_SECRET_KEY
+
+    weak = []
+    if config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None):
+        weak.append("SECRET_KEY")
+    if config["JWT_SECRET_KEY"] in (DEV_JWT_SECRET_KEY, "", None) or len(config["JWT_SECRET_KEY"]) < 32:
+        weak.append("JWT_SECRET_KEY")
+    if config.get("EVENTLY_ADMIN_EMAIL") and config.get("EVENTLY_ADMIN_PASSWORD") == DEV_ADMIN_PASSWORD:
+        weak.append("EVENTLY_ADMIN_PASSWORD")
+    if weak:
+        raise RuntimeError(f"Refusing to start in production with development secrets: {', '.join(weak)}")
+
+
+def register_extensions(app):
+    from evently.extensions import api, cors, db, jwt, limiter, migrate, redis_client
+
+    db.init_app(app)
+    import_models()
+    migrate.init_app(app, db, directory=app.config.get("MIGRATIONS_DIR", "migrations"))
+    jwt.init_app(app)
+    redis_client.init_app(app)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    # Only configured origins; flask-cors never echoes an arbitrary Origin with this list.
+    cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+                  expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
+    api.init_app(app)
+
+    from evently.auth import tokens  # noqa: F401  registers the JWT callbacks
+
+
+def register_celery(app):
+    from evently.celery_app import init_celery
+
+    init_celery(app)
+
+
+def register_blueprints(app):
+    from evently.extensions import api
+    from evently.ops.routes import blp as ops_blp
+
+    for blueprint in discover_api_blueprints():
+        api.register_blueprint(blueprint)
+    app.register_blueprint(ops_blp)
+
+
+def discover_api_blueprints():
+    from evently.auth.routes import blp as auth
+    from evently.events.routes import blp as events
+
+    return [auth, events]
+
+
+def register_errors(app):
+    from evently.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_hooks(app):
+    from evently import security
+
+    security.init_app(app)
+
+
+def register_cli(app):
+    from evently import cli
+
+    cli.init_app(app)
+
+
+# Importing models here lets Alembic and the CLI see the whole schema.
+def import_models():
+    from evently.auth import models as _auth  # noqa: F401
+    from evently.bookings import models as _bookings  # noqa: F401
+    from evently.events import models as _events  # noqa: F401
+    from evently.notifications import models as _notifications  # noqa: F401
+    from evently.waitlist import models as _waitlist  # noqa: F401

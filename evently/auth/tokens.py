@@ -1,0 +1,78 @@
+"""JWT wiring: who the token belongs to, the revocation list, and the role guards."""
+from datetime import datetime, timezone
+from functools import wraps
+
+from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy import select
+
+from evently.errors import Forbidden, Unauthorized
+from evently.extensions import db, jwt
+
+from .models import RevokedToken, User
+
+
+@jwt.user_identity_loader
+def user_identity(user):
+    return str(user.id) if isinstance(user, User) else str(user)
+
+
+@jwt.user_lookup_loader
+def load_user(_header, payload):
+    try:
+        return db.session.get(User, int(payload["sub"]))
+    except (TypeError, ValueError):
+        return None
+
+
+@jwt.user_lookup_error_loader
+def user_gone(_header, _payload):
+    raise Unauthorized("The account behind this token no longer exists.")
+
+
+@jwt.token_in_blocklist_loader
+def is_revoked(_header, payload):
+    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"])) is not None
+
+
+@jwt.revoked_token_loader
+@jwt.expired_token_loader
+@jwt.invalid_token_loader
+@jwt.unauthorized_loader
+@jwt.needs_fresh_token_loader
+def reject_token(*_args):
+    raise Unauthorized("The access token is missing, invalid, expired or revoked.")
+
+
+@jwt.token_verification_failed_loader
+def verification_failed(*_args):
+    raise Unauthorized("The access token is missing, invalid, expired or revoked.")
+
+
+def auth_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        if not current_user.is_admin:
+            raise Forbidden("Only administrators may do this.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def optional_user():
+    """The caller if a valid access token came with the request, else None."""
+    verify_jwt_in_request(optional=True)
+    return current_user if current_user else None
+
+
+def expiry_of(payload):
+    return datetime.fromtimestamp(payload["exp"], tz=timezone.utc)

@@ -1,0 +1,71 @@
+"""Bookings, the hold ledger that arbitrates in-flight seats, and idempotency records."""
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from evently.common.models import TimestampMixin
+from evently.extensions import db
+
+
+class Booking(TimestampMixin, db.Model):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("status IN ('confirmed', 'cancelled')", name="status_known"),
+        CheckConstraint("source IN ('direct', 'waitlist')", name="source_known"),
+        Index("ix_bookings_user_created", "user_id", "created_at"),
+        Index("ix_bookings_event_status", "event_id", "status"),
+        Index("ix_bookings_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"), nullable=False)
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    total_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="confirmed")
+    source: Mapped[str] = mapped_column(String(16), nullable=False, server_default="direct")
+    # The seat hold this booking consumed: unique, so one hold never becomes two bookings.
+    hold_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    waitlist_entry_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_entries.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    event = relationship("Event", lazy="joined")
+
+
+class SeatHold(db.Model):
+    """One row per Redis hold that reached an outcome. Its primary key is the
+    arbiter: the booking transaction inserts 'committed', the reaper inserts
+    'released'; whichever commits first wins and the other gets a conflict, so
+    a reaped hold can never also be booked and a booked hold never refunded."""
+
+    __tablename__ = "seat_holds"
+    __table_args__ = (CheckConstraint("outcome IN ('committed', 'released')", name="outcome_known"),)
+
+    hold_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )
+
+
+class IdempotencyRecord(db.Model):
+    __tablename__ = "idempotency_records"
+    __table_args__ = (CheckConstraint("state IN ('in_progress', 'done')", name="state_known"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="in_progress")
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
+    )

@@ -1,0 +1,40 @@
+"""Events: capacity and the booked-seat counter that PostgreSQL guards."""
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evently.common.models import TimestampMixin
+from evently.extensions import db
+
+EVENT_STATUSES = ("draft", "published", "cancelled")
+
+
+class Event(TimestampMixin, db.Model):
+    __tablename__ = "events"
+    __table_args__ = (
+        # The last line of defence against overselling, whatever Redis says.
+        CheckConstraint("booked_seats >= 0 AND booked_seats <= capacity", name="booked_within_capacity"),
+        CheckConstraint("capacity >= 0", name="capacity_non_negative"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("max_per_booking >= 1", name="max_per_booking_positive"),
+        CheckConstraint("status IN ('draft', 'published', 'cancelled')", name="status_known"),
+        Index("ix_events_status_starts_at", "status", "starts_at"),
+        Index("ix_events_venue_lower", text("lower(venue)")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, server_default="")
+    venue: Mapped[str] = mapped_column(String(200), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False)
+    booked_seats: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="draft")
+    max_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, server_default="10")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -1,0 +1,54 @@
+"""Unbound extension singletons; create_app() binds them to an application."""
+import redis
+from flask_cors import CORS
+from flask_jwt_extended import JWTManager
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+from evently.http import Api, client_address
+
+# Stable constraint names so Alembic autogenerate and hand-written migrations agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+jwt = JWTManager()
+cors = CORS()
+api = Api()
+# Redis outages must not turn every request into a 500: the limiter falls back
+# to per-process memory and keeps limiting (flask-limiter's default raises).
+limiter = Limiter(key_func=client_address, in_memory_fallback_enabled=True, swallow_errors=True)
+
+
+class RedisClient:
+    """Holds the app's redis-py client; fails fast so a dead Redis becomes a 503."""
+
+    def __init__(self):
+        self.client = None
+
+    def init_app(self, app):
+        timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        self.client = redis.Redis.from_url(
+            app.config["REDIS_URL"],
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            decode_responses=True,
+        )
+        app.extensions["evently_redis"] = self
+
+    def __getattr__(self, name):
+        if self.client is None:
+            raise RuntimeError("Redis client used before init_app")
+        return getattr(self.client, name)
+
+
+redis_client = RedisClient()

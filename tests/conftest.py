@@ -1,0 +1,93 @@
+"""Test fixtures on real PostgreSQL and Redis.
+
+The test database is dropped, recreated and built by running the migrations
+once per session. Tests commit for real (services own their transactions, and
+race tests use many connections), so every table is truncated and the test
+Redis DB flushed after each test. TEST_DATABASE_URL / TEST_REDIS_URL pick
+other instances so that parallel runs never share state.
+"""
+import os
+
+import psycopg2
+import pytest
+from flask_migrate import upgrade
+from psycopg2 import sql
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from evently import create_app
+from evently.extensions import db, redis_client
+from tests import factories
+
+
+def recreate_database(url):
+    target = make_url(url)
+    admin = psycopg2.connect(host=target.host, port=target.port or 5432, user=target.username,
+                             password=target.password, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                       (target.database,))
+        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target.database)))
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app("testing")
+    recreate_database(app.config["SQLALCHEMY_DATABASE_URI"])
+    with app.app_context():
+        upgrade(directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+        db.engine.dispose()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def all_tables():
+    return [table.name for table in db.metadata.sorted_tables]
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    with app.app_context():
+        redis_client.flushdb()
+    yield
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(all_tables())} RESTART IDENTITY CASCADE"))
+        redis_client.flushdb()
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def user(app_ctx):
+    return factories.make_user()
+
+
+@pytest.fixture
+def admin(app_ctx):
+    return factories.make_user(role="admin", email="admin@example.com")
+
+
+@pytest.fixture
+def user_headers(user):
+    return factories.auth_headers(user)
+
+
+@pytest.fixture
+def admin_headers(admin):
+    return factories.auth_headers(admin)

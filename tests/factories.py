@@ -1,0 +1,55 @@
+"""Plain factory functions for test data (committed for real)."""
+import itertools
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from flask_jwt_extended import create_access_token
+
+from evently.auth.models import User
+from evently.auth.services import hasher
+from evently.events.models import Event
+from evently.extensions import db
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+# argon2 at its default cost is slow by design; tests hash once and reuse it.
+_PASSWORD_HASH = None
+
+
+def password_hash():
+    global _PASSWORD_HASH
+    if _PASSWORD_HASH is None:
+        _PASSWORD_HASH = hasher.hash(PASSWORD)
+    return _PASSWORD_HASH
+
+
+def make_user(*, email=None, name="Test User", role="user"):
+    user = User(email=email or f"user{next(_counter)}@example.com", name=name, role=role,
+                password_hash=password_hash())
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def make_users(count):
+    users = [User(email=f"racer{next(_counter)}@example.com", name="Racer", role="user",
+                  password_hash=password_hash()) for _ in range(count)]
+    db.session.add_all(users)
+    db.session.commit()
+    return users
+
+
+def make_event(*, capacity=100, status="published", price="25.00", starts_in=timedelta(days=7),
+               title=None, venue="Main Hall", max_per_booking=10, currency="USD", booked_seats=0):
+    starts_at = datetime.now(timezone.utc) + starts_in
+    event = Event(title=title or f"Event {next(_counter)}", description="A test event", venue=venue,
+                  starts_at=starts_at, ends_at=starts_at + timedelta(hours=3), capacity=capacity,
+                  booked_seats=booked_seats, price=Decimal(price), currency=currency, status=status,
+                  max_per_booking=max_per_booking)
+    db.session.add(event)
+    db.session.commit()
+    return event
+
+
+def auth_headers(user):
+    return {"Authorization": f"Bearer {create_access_token(identity=user)}"}
