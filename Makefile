@@ -1,37 +1,58 @@
-# Evently: the two commands are `make run` and `make test`.
+# Evently. The two commands a newcomer needs are `make run` and `make test`
+# (README.md); everything else here is a step they run or a convenience.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
 export FLASK_APP := wsgi
 
-.PHONY: run test test-faults bench install migrate admin services clean
+.DEFAULT_GOAL := help
+.PHONY: help run test test-faults bench install db migrate admin clean
+
+help:
+	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
+	@echo "make test         install, then the test suite on real PostgreSQL/Redis (test DB built from migrations)"
+	@echo "make test-faults  the slow fault-injection scenarios (pytest -m slow)"
+	@echo "make bench        the flash-sale benchmark"
+	@echo "make clean        remove the virtualenv"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
+# Re-installs only when a requirements file changed since the last install.
 $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Create the database if it does not exist yet, then apply every migration.
-migrate: install
+db: install
 	$(BIN)/python -m evently.dbsetup
+
+migrate: db
 	$(BIN)/flask db upgrade
 
 admin: migrate
 	$(BIN)/flask ensure-admin
 
+# honcho reads .env too, and gives the first process (the API) $PORT.
 run: admin
-	@echo "API      http://127.0.0.1:$${PORT:-5000}/api   (docs: /api/docs)"
-	@echo "Flower   http://127.0.0.1:5555"
+	@$(BIN)/python -c 'import os, config; port = os.environ.get("PORT", "5000"); \
+	print("\nEvently is starting (Ctrl-C stops every process):"); \
+	print(f"  API        http://127.0.0.1:{port}/api"); \
+	print(f"  Swagger UI http://127.0.0.1:{port}/api/docs   OpenAPI http://127.0.0.1:{port}/api/openapi.json"); \
+	print(f"  Health     http://127.0.0.1:{port}/healthz    http://127.0.0.1:{port}/readyz"); \
+	print("  Flower     http://127.0.0.1:5555  (local only, no auth)"); \
+	print(f"  Admin      {config.Config.EVENTLY_ADMIN_EMAIL}\n")'
 	$(BIN)/honcho start -f Procfile
 
+# pytest exits 5 when it collected nothing; that is a failure, and said so.
 test: install
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	@echo "$(BIN)/pytest -m \"not slow\" $(PYTEST_ARGS)"
+	@$(BIN)/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests (exit 5)" >&2; fi; \
+	exit $$rc
 
 test-faults: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)

@@ -1,4 +1,8 @@
-"""gunicorn settings (`gunicorn --config gunicorn.conf.py wsgi:app`)."""
+"""gunicorn settings (`gunicorn --config gunicorn.conf.py wsgi:app`).
+
+HOST (default 127.0.0.1; 0.0.0.0 in a container), PORT (default 5000) and
+WEB_CONCURRENCY (default cores + 1) come from the environment.
+"""
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
@@ -10,3 +14,6 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
+# gunicorn's runtime control socket lives at one fixed path per user, so a second
+# server (a benchmark beside `make run`, another checkout) would fight over it.
+control_socket_disable = True
