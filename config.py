@@ -60,6 +60,7 @@ class Config:
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Seconds a Redis call may take before the API answers 503 instead of waiting.
     REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
+    REDIS_RETRIES = env_int("REDIS_RETRIES", 2)
 
     JWT_SECRET_KEY = env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY)
     JWT_ALGORITHM = "HS256"

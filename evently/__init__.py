@@ -77,9 +77,10 @@ def register_blueprints(app):
 
 def discover_api_blueprints():
     from evently.auth.routes import blp as auth
+    from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
 
-    return [auth, events]
+    return [auth, events, bookings]
 
 
 def register_errors(app):
@@ -106,4 +107,5 @@ def import_models():
     from evently.bookings import models as _bookings  # noqa: F401
     from evently.events import models as _events  # noqa: F401
     from evently.notifications import models as _notifications  # noqa: F401
+    from evently.seats import models as _seats  # noqa: F401
     from evently.waitlist import models as _waitlist  # noqa: F401

@@ -23,6 +23,9 @@ RELIABLE_DEFAULTS = {
 }
 
 
+TASK_MODULES = ["evently.seats.tasks"]
+
+
 def beat_schedule(config):
     return {
         "seats-reconcile": {"task": "seats.reconcile_all", "schedule": schedule(config["RECONCILE_INTERVAL_SECONDS"])},
@@ -35,7 +38,7 @@ def init_celery(app):
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.name, task_cls=FlaskTask)
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     settings = dict(RELIABLE_DEFAULTS)
     settings["beat_schedule"] = beat_schedule(app.config)
     settings.update(app.config["CELERY"])

@@ -166,13 +166,25 @@ def handle_jwt_error(error):
     return error_response(401, "UNAUTHORIZED", "The access token is missing, invalid, expired or revoked.")
 
 
+def _rollback():
+    """Leave no failed transaction behind for the next use of this session."""
+    from evently.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
+        pass
+
+
 def handle_dependency_down(error):
+    _rollback()
     log.warning("dependency unavailable: %s", error.__class__.__name__)
     return error_response(503, "UNAVAILABLE", "A dependency is unavailable; please retry shortly.",
                           headers={"Retry-After": "1"})
 
 
 def handle_unexpected(error):
+    _rollback()
     log.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "Internal server error.")
 

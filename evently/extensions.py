@@ -1,5 +1,7 @@
 """Unbound extension singletons; create_app() binds them to an application."""
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
@@ -42,6 +44,9 @@ class RedisClient:
             socket_connect_timeout=timeout,
             health_check_interval=30,
             decode_responses=True,
+            # Few, quick retries: a dead Redis must become a fast 503. Retries
+            # re-run Lua scripts, which is why every seat take carries a hold id.
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), app.config["REDIS_RETRIES"]),
         )
         app.extensions["evently_redis"] = self
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
 from evently.extensions import db
@@ -35,25 +35,6 @@ class Booking(TimestampMixin, db.Model):
     hold_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     waitlist_entry_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_entries.id", ondelete="SET NULL"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-    event = relationship("Event", lazy="joined")
-
-
-class SeatHold(db.Model):
-    """One row per Redis hold that reached an outcome. Its primary key is the
-    arbiter: the booking transaction inserts 'committed', the reaper inserts
-    'released'; whichever commits first wins and the other gets a conflict, so
-    a reaped hold can never also be booked and a booked hold never refunded."""
-
-    __tablename__ = "seat_holds"
-    __table_args__ = (CheckConstraint("outcome IN ('committed', 'released')", name="outcome_known"),)
-
-    hold_id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    event_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    outcome: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
-    )
 
 
 class IdempotencyRecord(db.Model):

@@ -1,0 +1,82 @@
+"""/api/bookings: book, list, show, cancel."""
+import re
+
+from flask import jsonify, request
+from flask_jwt_extended import current_user
+
+from evently.auth.tokens import auth_required
+from evently.errors import ValidationError
+from evently.http import Blueprint, envelope, page_meta
+
+from . import idempotency, services
+from .schemas import BookingCreateSchema, BookingQuerySchema, BookingResultSchema, BookingSchema
+
+blp = Blueprint("bookings", __name__, url_prefix="/api/bookings", description="Bookings")
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+BookingResultEnvelope = envelope(BookingResultSchema)
+
+
+@blp.post("")
+@auth_required
+@blp.arguments(BookingCreateSchema)
+@blp.response(201, BookingResultEnvelope)
+@blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
+                      "description": "Retries with the same key and body replay the first response."}])
+def create_booking(body):
+    """Book tickets; what cannot be booked now joins the waitlist (unless joinWaitlist is false)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        result = services.book_seats(user=current_user, **body)
+        return {"message": result.message, "data": result}
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ValidationError(details={"Idempotency-Key": ["1 to 255 printable ASCII characters."]})
+    claim = idempotency.begin(user_id=current_user.id, key=key,
+                              fingerprint=idempotency.request_fingerprint("POST", request.path, body))
+    if claim.is_replay:
+        return _json(claim.replay_body, claim.replay_status, replayed=True)
+    try:
+        result = services.book_seats(user=current_user, hold_id=claim.hold_id, **body)
+    except Exception:
+        # Errors are not stored: the client may retry with the same key. A
+        # booking that did commit is found again through the key's hold id.
+        idempotency.abandon(claim)
+        raise
+    payload = BookingResultEnvelope().dump({"message": result.message, "data": result})
+    idempotency.complete(claim, status=201, body=payload)
+    return _json(payload, 201)
+
+
+def _json(payload, status, replayed=False):
+    response = jsonify(payload)
+    response.status_code = status
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@blp.get("")
+@auth_required
+@blp.arguments(BookingQuerySchema, location="query")
+@blp.response(200, envelope(BookingSchema, many=True, paginated=True))
+def list_bookings(query):
+    """Booking history, newest first."""
+    items, total = services.list_bookings(actor=current_user, **query)
+    return {"message": "Bookings.", "data": items,
+            "meta": page_meta(page=query["page"], per_page=query["per_page"], total=total)}
+
+
+@blp.get("/<int:booking_id>")
+@auth_required
+@blp.response(200, envelope(BookingSchema))
+def get_booking(booking_id):
+    return {"message": "Booking.", "data": services.get_booking(actor=current_user, booking_id=booking_id)}
+
+
+@blp.delete("/<int:booking_id>")
+@auth_required
+@blp.response(200, envelope(BookingSchema, name="CancelledBookingEnvelope"))
+def cancel_booking(booking_id):
+    """Cancel a booking; its seats go to the waitlist first, then back on sale."""
+    booking = services.cancel_booking(actor=current_user, booking_id=booking_id)
+    return {"message": "Booking cancelled.", "data": booking}

@@ -1,0 +1,50 @@
+"""Booking request and response schemas."""
+import marshmallow as ma
+from marshmallow import validate
+
+from evently.common.fields import Money, UtcDateTime
+from evently.http import PageQuerySchema, Schema
+
+
+class BookingCreateSchema(Schema):
+    event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    allow_partial = ma.fields.Boolean(load_default=True)
+    join_waitlist = ma.fields.Boolean(load_default=True)
+
+
+class BookingQuerySchema(PageQuerySchema):
+    status = ma.fields.String(validate=validate.OneOf(["confirmed", "cancelled"]))
+    event_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62))
+    all_users = ma.fields.Boolean(load_default=False, metadata={"description": "Admins only: everyone's bookings"})
+
+
+class BookingSchema(Schema):
+    id = ma.fields.Integer()
+    booking_reference = ma.fields.String(attribute="reference")
+    event_id = ma.fields.Integer()
+    user_id = ma.fields.Integer()
+    quantity = ma.fields.Integer()
+    unit_price = Money()
+    total_amount = Money()
+    currency = ma.fields.String()
+    status = ma.fields.String()
+    source = ma.fields.String()
+    created_at = UtcDateTime()
+    cancelled_at = UtcDateTime(allow_none=True)
+
+
+class WaitlistEntrySchema(Schema):
+    id = ma.fields.Integer()
+    event_id = ma.fields.Integer()
+    position = ma.fields.Integer(allow_none=True)
+    quantity = ma.fields.Integer(attribute="quantity_remaining", metadata={"description": "Seats still wanted"})
+    quantity_requested = ma.fields.Integer()
+    allow_partial = ma.fields.Boolean()
+    status = ma.fields.String()
+    created_at = UtcDateTime()
+
+
+class BookingResultSchema(Schema):
+    booking = ma.fields.Nested(BookingSchema, allow_none=True)
+    waitlist_entry = ma.fields.Nested(WaitlistEntrySchema, allow_none=True)

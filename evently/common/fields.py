@@ -1,0 +1,32 @@
+"""Marshmallow fields shared by every domain."""
+from datetime import timezone
+from decimal import ROUND_HALF_UP, Decimal
+
+import marshmallow as ma
+
+
+class UtcDateTime(ma.fields.AwareDateTime):
+    """ISO 8601 in UTC with a Z suffix on output; input must carry an offset."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+
+
+class Money(ma.fields.Decimal):
+    """NUMERIC in the database, a JSON number rounded to 2 decimals on the wire."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=2, rounding=ROUND_HALF_UP, allow_nan=False, **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return float(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))

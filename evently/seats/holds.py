@@ -1,0 +1,54 @@
+"""Claiming a hold's outcome in PostgreSQL, so a hold is booked or released, never both."""
+import uuid
+
+import redis
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from evently.extensions import db
+
+from . import gate
+from .models import SeatHold
+
+
+def new_hold_id():
+    return uuid.uuid4().hex
+
+
+def committed_claim(*, event_id, hold_id):
+    """The row a booking transaction adds: conflicts if the reaper released the hold first."""
+    return SeatHold(hold_id=hold_id, event_id=event_id, outcome="committed")
+
+
+def claim_release(*, event_id, hold_id):
+    """Win the right to give the hold's seats back. Blocks while a booking
+    transaction that claimed it is in flight; False if that one committed."""
+    statement = (
+        insert(SeatHold)
+        .values(hold_id=hold_id, event_id=event_id, outcome="released")
+        .on_conflict_do_nothing()
+        .returning(SeatHold.hold_id)
+    )
+    won = db.session.execute(statement).scalar() is not None
+    db.session.commit()
+    return won
+
+
+def release_hold(*, event_id, hold_id):
+    """Return a hold that will not be booked. Exactly once: only the claim's
+    winner touches Redis, and the Redis script itself is idempotent. If either
+    store is down the hold stays and the reaper returns it after it expires."""
+    try:
+        if claim_release(event_id=event_id, hold_id=hold_id):
+            return gate.release(event_id=event_id, hold_id=hold_id)
+    except (SQLAlchemyError, redis.exceptions.RedisError):
+        db.session.rollback()
+    return 0
+
+
+def finish_hold(*, event_id, hold_id):
+    """After commit: drop the hold from Redis. Best effort: reconcile drops resolved holds too."""
+    try:
+        gate.finish(event_id=event_id, hold_id=hold_id)
+    except redis.exceptions.RedisError:
+        pass
