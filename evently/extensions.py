@@ -1,5 +1,6 @@
 """Unbound extension singletons; create_app() binds them to an application."""
 import redis
+from flask import current_app
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 from flask_cors import CORS
@@ -31,14 +32,12 @@ limiter = Limiter(key_func=client_address, in_memory_fallback_enabled=True, swal
 
 
 class RedisClient:
-    """Holds the app's redis-py client; fails fast so a dead Redis becomes a 503."""
-
-    def __init__(self):
-        self.client = None
+    """The current app's redis-py client (one per app, so tests can build an app
+    pointed at a dead Redis beside a healthy one). Fails fast: a dead Redis is a 503."""
 
     def init_app(self, app):
         timeout = app.config["REDIS_SOCKET_TIMEOUT"]
-        self.client = redis.Redis.from_url(
+        app.extensions["evently_redis"] = redis.Redis.from_url(
             app.config["REDIS_URL"],
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
@@ -48,11 +47,12 @@ class RedisClient:
             # re-run Lua scripts, which is why every seat take carries a hold id.
             retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), app.config["REDIS_RETRIES"]),
         )
-        app.extensions["evently_redis"] = self
+
+    @property
+    def client(self):
+        return current_app.extensions["evently_redis"]
 
     def __getattr__(self, name):
-        if self.client is None:
-            raise RuntimeError("Redis client used before init_app")
         return getattr(self.client, name)
 
 

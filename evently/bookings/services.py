@@ -49,6 +49,10 @@ class HoldExpired(Exception):
     """The reaper returned this request's hold before it could commit."""
 
 
+class AlreadyCommitted(Exception):
+    """This hold id was booked by an earlier attempt of the same request."""
+
+
 @dataclass
 class BookingResult:
     booking: Booking | None
@@ -119,6 +123,9 @@ def book_seats(*, user, event_id, quantity, allow_partial=True, join_waitlist=Tr
             raise
         except HoldExpired:
             raise Unavailable("The request took too long and its seats were released; please retry.") from None
+        except AlreadyCommitted:
+            _settle_repeat(event_id, hold_id, decision)
+            return existing_result(user=user, hold_id=hold_id, requested=quantity)
         except Exception:
             holds.release_hold(event_id=event_id, hold_id=hold_id)
             raise
@@ -214,10 +221,19 @@ def _resolve_conflict(error, *, user, event, hold_id, requested):
         outcome = db.session.scalar(select(SeatHold.outcome).where(SeatHold.hold_id == hold_id))
         db.session.rollback()
         if outcome == "committed":
-            # The same hold committed before (a retried request): return that outcome.
-            return existing_result(user=user, hold_id=hold_id, requested=requested)
+            raise AlreadyCommitted() from None
         raise HoldExpired() from None
     raise error
+
+
+def _settle_repeat(event_id, hold_id, decision):
+    """A retried request whose first attempt committed. If the gate still had
+    the first hold, it replayed it and the hold is simply done; if the hold was
+    already finished, this attempt took seats afresh and they go straight back."""
+    if decision.status == "OK":
+        gate.release(event_id=event_id, hold_id=hold_id)
+    else:
+        holds.finish_hold(event_id=event_id, hold_id=hold_id)
 
 
 def existing_result(*, user, hold_id, requested):
@@ -268,7 +284,7 @@ def waitlist_position(entry):
 def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
     """Baseline strategy for the benchmark (BOOKING_STRATEGY=pglock): no Redis,
     the event row is locked for the whole decision."""
-    locked = db.session.execute(select(Event).where(Event.id == event.id).with_for_update()).scalar_one()
+    locked = db.session.execute(select(Event).where(Event.id == event.id).with_for_update().execution_options(populate_existing=True)).scalar_one()
     waiting = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
         WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting"))
     free = locked.capacity - locked.booked_seats
@@ -336,8 +352,8 @@ def cancel_booking(*, actor, booking_id):
     event_id = found.event_id
     db.session.rollback()
     # Lock order everywhere: event row, then booking or entry rows.
-    event = db.session.execute(select(Event).where(Event.id == event_id).with_for_update()).scalar_one()
-    booking = db.session.execute(select(Booking).where(Booking.id == booking_id).with_for_update()).scalar_one()
+    event = db.session.execute(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)).scalar_one()
+    booking = db.session.execute(select(Booking).where(Booking.id == booking_id).with_for_update().execution_options(populate_existing=True)).scalar_one()
     if booking.status == "cancelled":
         db.session.rollback()
         raise AlreadyCancelled()

@@ -82,7 +82,7 @@ def reconcile_event(*, event_id, ttl_seconds=None):
     report.reaped_holds, report.reaped_seats = reap_expired_holds(event_id=event_id, ttl_seconds=ttl_seconds)
 
     # The row lock serialises us with every commit that changes booked seats.
-    event = db.session.execute(select(Event).where(Event.id == event_id).with_for_update()).scalar_one_or_none()
+    event = db.session.execute(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
     if event is None:
         db.session.rollback()
         gate.forget_event(event_id=event_id)

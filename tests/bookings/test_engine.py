@@ -1,0 +1,211 @@
+"""The booking engine's promises: holds replay, seats return exactly once,
+reconcile never frees a seat a commit is about to use, Redis loss is survived."""
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+
+from evently.auth.models import User
+from evently.bookings import services
+from evently.bookings.models import Booking
+from evently.errors import Unavailable
+from evently.events.models import Event
+from evently.extensions import db, redis_client
+from evently.seats import gate, holds, reconcile
+from evently.seats.models import SeatHold
+from tests import factories
+
+
+def avail(event_id):
+    return int(gate.state(event_id=event_id)["avail"])
+
+
+def pg_booked(event_id):
+    db.session.expire_all()
+    return db.session.get(Event, event_id).booked_seats
+
+
+def test_a_repeated_take_returns_the_first_answer(app_ctx):
+    """redis-py re-runs a script whose reply timed out; the hold id makes the repeat harmless."""
+    event = factories.make_event(capacity=20)
+    first = gate.take(event_id=event.id, hold_id="h1", quantity=2)
+    again = gate.take(event_id=event.id, hold_id="h1", quantity=2)
+    assert (first.status, first.taken) == ("OK", 2)
+    assert (again.status, again.taken) == ("REPLAY", 2)
+    assert avail(event.id) == 18
+
+
+def test_a_missing_gate_is_rebuilt_from_postgresql_not_zero_or_full(app_ctx, user):
+    event = factories.make_event(capacity=100)
+    services.book_seats(user=user, event_id=event.id, quantity=10)
+    db.session.execute(text("UPDATE events SET booked_seats = 60 WHERE id = :id"), {"id": event.id})
+    db.session.commit()
+    redis_client.flushall()
+    result = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=10)
+    assert result.booking.quantity == 10
+    assert avail(event.id) == 30
+    result = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=10, allow_partial=True)
+    assert pg_booked(event.id) == 80
+
+
+def test_script_flush_is_survived(app_ctx, user):
+    event = factories.make_event(capacity=5)
+    services.book_seats(user=user, event_id=event.id, quantity=1)
+    redis_client.script_flush()
+    services.book_seats(user=factories.make_user(), event_id=event.id, quantity=1)
+    assert pg_booked(event.id) == 2 and avail(event.id) == 3
+
+
+def test_a_failed_postgresql_transaction_returns_the_seats_exactly_once(app_ctx, user):
+    event = factories.make_event(capacity=10)
+    # A real failure inside the booking transaction: a trigger that refuses quantity 7.
+    db.session.execute(text("""
+        CREATE OR REPLACE FUNCTION refuse_seven() RETURNS trigger AS $$
+        BEGIN IF NEW.quantity = 7 THEN RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$
+        LANGUAGE plpgsql;
+        CREATE TRIGGER refuse_seven BEFORE INSERT ON bookings FOR EACH ROW EXECUTE FUNCTION refuse_seven();
+    """))
+    db.session.commit()
+    try:
+        with pytest.raises(Exception, match="refused for the test"):
+            services.book_seats(user=user, event_id=event.id, quantity=7)
+        db.session.rollback()
+        assert avail(event.id) == 10
+        assert pg_booked(event.id) == 0
+        assert db.session.scalar(select(SeatHold.outcome)) == "released"
+        assert not [key for key in gate.state(event_id=event.id) if key.startswith("h:")]
+        # A late second release of the same hold (a retry) changes nothing.
+        hold_id = db.session.scalar(select(SeatHold.hold_id))
+        assert holds.release_hold(event_id=event.id, hold_id=hold_id) == 0
+        assert avail(event.id) == 10
+    finally:
+        db.session.rollback()
+        db.session.execute(text("DROP TRIGGER refuse_seven ON bookings; DROP FUNCTION refuse_seven()"))
+        db.session.commit()
+
+
+def test_a_request_that_died_after_taking_seats_gets_them_reaped_once(app_ctx):
+    event = factories.make_event(capacity=10)
+    gate.take(event_id=event.id, hold_id="dead-request", quantity=4)  # then the process "died"
+    assert avail(event.id) == 6
+    assert reconcile.reconcile_event(event_id=event.id).avail_after == 6  # not expired yet: kept
+    report = reconcile.reconcile_event(event_id=event.id, ttl_seconds=-1)
+    assert (report.reaped_holds, report.reaped_seats) == (1, 4)
+    assert avail(event.id) == 10
+    again = reconcile.reconcile_event(event_id=event.id, ttl_seconds=-1)
+    assert again.reaped_holds == 0 and not again.corrected and avail(event.id) == 10
+
+
+@pytest.mark.race
+def test_reaper_never_frees_a_seat_whose_commit_is_in_flight(app, app_ctx):
+    """The booking transaction has claimed its hold but not committed when the
+    reaper runs: the reaper waits on the claim and then leaves the seats taken."""
+    event = factories.make_event(capacity=10)
+    gate.take(event_id=event.id, hold_id="in-flight", quantity=3)
+    committer = db.engine.connect()
+    tx = committer.begin()
+    committer.execute(text("INSERT INTO seat_holds (hold_id, event_id, outcome) VALUES ('in-flight', :e, 'committed')"),
+                      {"e": event.id})
+    reaped = {}
+
+    def reap():
+        with app.app_context():
+            reaped["result"] = reconcile.reap_expired_holds(event_id=event.id, ttl_seconds=-1)
+            db.session.remove()
+
+    reaper = threading.Thread(target=reap)
+    reaper.start()
+    time.sleep(0.5)
+    assert reaper.is_alive(), "the reaper must wait for the in-flight claim"
+    committer.execute(text("UPDATE events SET booked_seats = booked_seats + 3 WHERE id = :e"), {"e": event.id})
+    tx.commit()
+    committer.close()
+    reaper.join(10)
+    assert reaped["result"] == (0, 0)
+    assert avail(event.id) == 7
+    report = reconcile.reconcile_event(event_id=event.id)
+    assert (report.avail_before, report.avail_after, report.holds_dropped) == (7, 7, 1)
+
+
+def test_reconcile_corrects_drift_and_reports_it(app_ctx, user):
+    event = factories.make_event(capacity=10)
+    services.book_seats(user=user, event_id=event.id, quantity=2)
+    redis_client.hset(gate.gate_key(event.id), "avail", 1)  # drift
+    report = reconcile.reconcile_all()
+    corrected = {item.event_id: item for item in report.corrections}
+    assert (corrected[event.id].avail_before, corrected[event.id].avail_after) == (1, 8)
+    assert "1 -> 8" in report.summary()
+    assert avail(event.id) == 8
+
+
+def test_reconcile_restores_lost_waiters_so_nobody_jumps_the_queue(app_ctx, user):
+    event = factories.make_event(capacity=2)
+    services.book_seats(user=user, event_id=event.id, quantity=5)
+    key = gate.gate_key(event.id)
+    for field in [f for f in redis_client.hkeys(key) if f.startswith("w:")]:
+        redis_client.hdel(key, field)
+    redis_client.hset(key, mapping={"nwait": 0, "avail": 1})
+    report = reconcile.reconcile_event(event_id=event.id)
+    assert report.waiters_added == 1 and report.avail_after == 0
+    assert gate.state(event_id=event.id)["nwait"] == "1"
+
+
+def test_cli_reconcile_prints_the_report(app):
+    runner = app.test_cli_runner()
+    with app.app_context():
+        event = factories.make_event(capacity=4)
+        gate.rebuild(event_id=event.id)
+        redis_client.hset(gate.gate_key(event.id), "avail", 99)
+    result = runner.invoke(args=["seats", "reconcile"])
+    assert result.exit_code == 0, result.output
+    assert "corrected 1" in result.output and "99 -> 4" in result.output
+
+
+def test_guard_rejection_is_corrected_and_retried(app_ctx, user):
+    """Redis claims seats that PostgreSQL no longer has: the guard refuses, the
+    gate is corrected from PostgreSQL and the request is decided again."""
+    event = factories.make_event(capacity=5)
+    gate.rebuild(event_id=event.id)
+    db.session.execute(text("UPDATE events SET booked_seats = 4 WHERE id = :id"), {"id": event.id})
+    db.session.commit()
+    result = services.book_seats(user=user, event_id=event.id, quantity=3)
+    assert result.booking.quantity == 1
+    assert result.waitlist_entry.quantity_remaining == 2
+    assert pg_booked(event.id) == 5
+    assert avail(event.id) == 0
+
+
+def test_redis_down_makes_booking_a_fast_503_and_reads_fall_back(app):
+    from evently import create_app
+
+    broken = create_app("testing", REDIS_URL="redis://127.0.0.1:1/0", REDIS_RETRIES=0)
+    with app.app_context():
+        event_id = factories.make_event(capacity=5).id
+        user_id = factories.make_user().id
+        headers = factories.auth_headers(db.session.get(User, user_id))
+    client = broken.test_client()
+    started = time.monotonic()
+    response = client.post("/api/bookings", json={"eventId": event_id, "quantity": 1}, headers=headers)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "UNAVAILABLE"
+    assert response.headers["Retry-After"]
+    assert client.get("/api/events").status_code == 200  # reads fall back to PostgreSQL
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
+        assert pg_booked(event_id) == 0
+        # the restored gate starts from PostgreSQL's truth
+        user = db.session.get(User, user_id)
+        assert services.book_seats(user=user, event_id=event_id, quantity=5).booking.quantity == 5
+        db.session.remove()
+
+
+def test_hold_expired_before_commit_is_a_retryable_503(app_ctx, user):
+    event = factories.make_event(capacity=5)
+    hold_id = "slow-request"
+    db.session.add(SeatHold(hold_id=hold_id, event_id=event.id, outcome="released"))
+    db.session.commit()
+    with pytest.raises(Unavailable):
+        services.book_seats(user=user, event_id=event.id, quantity=2, hold_id=hold_id)
+    assert pg_booked(event.id) == 0
