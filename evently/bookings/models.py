@@ -35,6 +35,8 @@ class Booking(TimestampMixin, db.Model):
     hold_id: Mapped[str | None] = mapped_column(String(80), unique=True)
     waitlist_entry_id: Mapped[int | None] = mapped_column(ForeignKey("waitlist_entries.id", ondelete="SET NULL"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # For waitlist promotions: when the seats it received were freed (analytics: time to promotion).
+    seats_freed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdempotencyRecord(db.Model):

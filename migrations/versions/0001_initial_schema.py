@@ -171,6 +171,7 @@ def upgrade():
     sa.Column('hold_id', sa.String(length=80), nullable=True),
     sa.Column('waitlist_entry_id', sa.BigInteger(), nullable=True),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('seats_freed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("source IN ('direct', 'waitlist')", name=op.f('ck_bookings_source_known')),
