@@ -1,4 +1,66 @@
-"""/api/events."""
-from evently.http import Blueprint
+"""/api/events: public browsing and the admin event lifecycle."""
+import marshmallow as ma
+from flask_jwt_extended import current_user
+
+from evently.auth.tokens import admin_required, optional_user
+from evently.http import Blueprint, envelope, page_meta
+
+from . import services
+from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="events")
+
+
+@blp.get("")
+# webargs excludes unknown query keys by default; the contract rejects them.
+@blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
+@blp.response(200, envelope(EventSchema, many=True, paginated=True))
+def list_events(**query):
+    """Published, upcoming events (public).
+
+    `from` defaults to now; pass an earlier `from` to see past events. `q` matches
+    a case-insensitive substring of the title or description; `venue` is a
+    case-insensitive exact match. `status` (draft|published|cancelled|all) is for
+    admins only: 401 without a token, 403 with a non-admin token."""
+    page = services.list_events(viewer=optional_user(), **query)
+    return {"message": "Events.", "data": page.items,
+            "meta": page_meta(page=page.page, per_page=page.per_page, total=page.total)}
+
+
+@blp.get("/<int:event_id>")
+@blp.response(200, envelope(EventSchema))
+def get_event(event_id):
+    """One event: published ones for everyone, any status for admins; otherwise 404."""
+    return {"message": "Event.", "data": services.get_event(viewer=optional_user(), event_id=event_id)}
+
+
+@blp.post("")
+@admin_required
+@blp.arguments(EventCreateSchema)
+@blp.response(201, envelope(EventSchema))
+def create_event(body):
+    """Create an event (admin). Status defaults to draft, currency to USD."""
+    return {"message": "Event created.", "data": services.create_event(actor=current_user, **body)}
+
+
+@blp.put("/<int:event_id>")
+@admin_required
+@blp.arguments(EventUpdateSchema)
+@blp.response(200, envelope(EventSchema))
+def update_event(body, event_id):
+    """Partially update an event (admin). Raising capacity promotes the waitlist;
+    lowering it below the booked seats is 409 CAPACITY_BELOW_BOOKED; a cancelled
+    event is 409 EVENT_CANCELLED."""
+    return {"message": "Event updated.", "data": services.update_event(actor=current_user, event_id=event_id, **body)}
+
+
+@blp.delete("/<int:event_id>")
+@admin_required
+@blp.response(200, envelope(EventRemovalSchema))
+def delete_event(event_id):
+    """Delete an event that has no bookings (`data: {id, deleted: true}`), or cancel
+    one that has (`data`: the cancelled event). Already cancelled: 409 EVENT_CANCELLED."""
+    removal = services.delete_event(actor=current_user, event_id=event_id)
+    if removal.deleted:
+        return {"message": "Event deleted.", "data": {"id": removal.event_id, "deleted": True}}
+    return {"message": "Event cancelled.", "data": removal.event}

@@ -1,0 +1,154 @@
+"""Events request and response schemas."""
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import marshmallow as ma
+from marshmallow import validate
+
+from evently.common.fields import Money, UtcDateTime
+from evently.http import PageQuerySchema, Schema
+
+SORTS = ("startsAt", "-startsAt", "popularity", "price", "-price")
+ADMIN_STATUS_FILTERS = ("draft", "published", "cancelled", "all")
+MAX_PRICE = Decimal("99999999.99")
+MAX_CAPACITY = 1_000_000
+
+
+class Price(Money):
+    """Money on input that refuses sub-cent amounts instead of silently rounding them."""
+
+    default_error_messages = {"places": "Use at most 2 decimal places."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        exact = ma.fields.Decimal(allow_nan=False)._validated(value)
+        rounded = super()._deserialize(value, attr, data, **kwargs)
+        if rounded != exact:
+            raise self.make_error("places")
+        return rounded
+
+
+def not_blank(value):
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")
+
+
+def _title(**kwargs):
+    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
+
+
+def _venue(**kwargs):
+    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
+
+
+def _capacity(**kwargs):
+    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY), **kwargs)
+
+
+def _price(**kwargs):
+    return Price(validate=validate.Range(min=Decimal(0), max=MAX_PRICE), **kwargs)
+
+
+def _currency(**kwargs):
+    return ma.fields.String(validate=validate.Regexp(r"^[A-Z]{3}\Z", error="Use a 3-letter uppercase ISO 4217 code."),
+                            **kwargs)
+
+
+def _max_per_booking(**kwargs):
+    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=100), **kwargs)
+
+
+DESCRIPTION_LENGTH = validate.Length(max=10_000)
+EDITABLE_STATUSES = validate.OneOf(("draft", "published"))
+
+
+def check_schedule(data, *, require_future):
+    starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
+    if require_future and starts_at is not None and starts_at <= datetime.now(timezone.utc):
+        raise ma.ValidationError("Must be in the future.", "startsAt")
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise ma.ValidationError("Must be after startsAt.", "endsAt")
+
+
+class EventCreateSchema(Schema):
+    title = _title(required=True)
+    description = ma.fields.String(load_default="", validate=DESCRIPTION_LENGTH)
+    venue = _venue(required=True)
+    starts_at = UtcDateTime(required=True)
+    ends_at = UtcDateTime(required=True)
+    capacity = _capacity(required=True)
+    price = _price(required=True)
+    currency = _currency(load_default="USD")
+    status = ma.fields.String(load_default="draft", validate=EDITABLE_STATUSES)
+    # Missing means the configured DEFAULT_MAX_PER_BOOKING (the service reads config).
+    max_per_booking = _max_per_booking()
+
+    @ma.validates_schema
+    def validate_schedule(self, data, **_kwargs):
+        check_schedule(data, require_future=True)
+
+
+class EventUpdateSchema(Schema):
+    """Partial update: every field optional, at least one required. Checks that need
+    the stored event (endsAt against a stored startsAt, capacity against booked seats)
+    are made by the service."""
+
+    title = _title()
+    description = ma.fields.String(validate=DESCRIPTION_LENGTH)
+    venue = _venue()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    capacity = _capacity()
+    price = _price()
+    currency = _currency()
+    status = ma.fields.String(validate=EDITABLE_STATUSES)
+    max_per_booking = _max_per_booking()
+
+    @ma.validates_schema
+    def validate_update(self, data, **_kwargs):
+        if not data:
+            raise ma.ValidationError("Send at least one field to change.")
+        check_schedule(data, require_future=True)
+
+
+class EventQuerySchema(PageQuerySchema):
+    q = ma.fields.String(validate=validate.Length(min=1, max=100),
+                         metadata={"description": "Case-insensitive substring of the title or description."})
+    starts_from = UtcDateTime(data_key="from", metadata={
+        "description": "Events starting at or after this instant (default: now, i.e. upcoming only)."})
+    to = UtcDateTime(metadata={"description": "Events starting at or before this instant."})
+    venue = ma.fields.String(validate=validate.Length(min=1, max=200),
+                             metadata={"description": "Case-insensitive exact venue name."})
+    sort = ma.fields.String(load_default="startsAt", validate=validate.OneOf(SORTS),
+                            metadata={"description": "popularity = most booked seats first."})
+    status = ma.fields.String(validate=validate.OneOf(ADMIN_STATUS_FILTERS),
+                              metadata={"description": "Admins only (401/403 otherwise); default published."})
+
+    @ma.validates_schema
+    def validate_range(self, data, **_kwargs):
+        if "starts_from" in data and "to" in data and data["starts_from"] > data["to"]:
+            raise ma.ValidationError("Must not be after `to`.", "from")
+
+
+class EventSchema(Schema):
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    description = ma.fields.String()
+    venue = ma.fields.String()
+    starts_at = UtcDateTime()
+    ends_at = UtcDateTime()
+    capacity = ma.fields.Integer()
+    booked_seats = ma.fields.Integer()
+    available_seats = ma.fields.Integer(metadata={"description": "Live from the seat gate."})
+    waitlist_count = ma.fields.Integer(metadata={"description": "Waitlist entries still waiting."})
+    price = Money()
+    currency = ma.fields.String()
+    status = ma.fields.String()
+    max_per_booking = ma.fields.Integer()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
+class EventRemovalSchema(EventSchema):
+    """DELETE answer: `{id, deleted: true}` when the event was removed, else the cancelled event."""
+
+    deleted = ma.fields.Boolean()

@@ -1,0 +1,232 @@
+"""Events: browsing, and the admin lifecycle (create, update, cancel or delete) kept in step with the seat gate."""
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import current_app
+from sqlalchemy import exists, func, or_, select
+
+from evently.bookings.models import Booking
+from evently.errors import CapacityBelowBooked, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from evently.extensions import db
+from evently.seats import gate
+from evently.waitlist import promotion
+from evently.waitlist.models import WaitlistEntry
+
+from .models import Event
+
+EDITABLE_FIELDS = ("title", "description", "venue", "starts_at", "ends_at", "capacity", "price", "currency",
+                   "status", "max_per_booking")
+
+SORT_ORDERS = {
+    "startsAt": (Event.starts_at.asc(), Event.id.asc()),
+    "-startsAt": (Event.starts_at.desc(), Event.id.desc()),
+    "popularity": (Event.booked_seats.desc(), Event.starts_at.asc(), Event.id.asc()),
+    "price": (Event.price.asc(), Event.starts_at.asc(), Event.id.asc()),
+    "-price": (Event.price.desc(), Event.starts_at.asc(), Event.id.asc()),
+}
+
+
+class EventCancelled(Conflict):
+    code, message = "EVENT_CANCELLED", "This event is cancelled and can no longer be changed."
+
+
+@dataclass(frozen=True)
+class EventView:
+    """An event as the API shows it: the row plus its live seats and waitlist size."""
+
+    event: Event
+    available_seats: int
+    waitlist_count: int
+
+    def __getattr__(self, name):
+        if name == "event":  # not set yet (copy, unpickle): do not recurse
+            raise AttributeError(name)
+        return getattr(self.event, name)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+
+@dataclass(frozen=True)
+class EventRemoval:
+    """`deleted` when the row is gone; otherwise `event` is the cancelled event."""
+
+    event_id: int
+    deleted: bool
+    event: EventView | None = None
+
+
+def list_events(*, viewer, page=1, per_page=20, q=None, starts_from=None, to=None, venue=None, sort="startsAt",
+                status=None):
+    """One page of events, published and upcoming unless filtered otherwise.
+
+    `starts_from` defaults to now, so past events appear only when asked for.
+    `status` (draft|published|cancelled|all) is an admin-only filter: raises
+    Unauthorized without a viewer and Forbidden for a non-admin viewer."""
+    if status is not None:
+        _require_admin(viewer, "Only administrators may filter events by status.")
+    query = select(Event)
+    if status is None:
+        query = query.where(Event.status == "published")
+    elif status != "all":
+        query = query.where(Event.status == status)
+    query = query.where(Event.starts_at >= (starts_from or _now()))
+    if to is not None:
+        query = query.where(Event.starts_at <= to)
+    if q:
+        pattern = f"%{escape_like(q)}%"
+        query = query.where(or_(Event.title.ilike(pattern, escape="\\"), Event.description.ilike(pattern, escape="\\")))
+    if venue:
+        query = query.where(func.lower(Event.venue) == venue.strip().lower())
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    events = db.session.scalars(
+        query.order_by(*SORT_ORDERS[sort]).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return EventPage(items=present(events), page=page, per_page=per_page, total=total)
+
+
+def get_event(*, viewer, event_id):
+    """A published event, or any event for an admin. Raises NotFound otherwise."""
+    event = db.session.get(Event, event_id)
+    if event is None or (event.status != "published" and not _is_admin(viewer)):
+        raise NotFound("Event not found.")
+    return present([event])[0]
+
+
+def create_event(*, actor, title, venue, starts_at, ends_at, capacity, price, description="", currency="USD",
+                 status="draft", max_per_booking=None):
+    """Create an event (admin). Raises Forbidden for a non-admin actor."""
+    _require_admin(actor)
+    if max_per_booking is None:
+        max_per_booking = current_app.config["DEFAULT_MAX_PER_BOOKING"]
+    event = Event(title=title.strip(), description=description, venue=venue.strip(), starts_at=starts_at,
+                  ends_at=ends_at, capacity=capacity, price=price, currency=currency, status=status,
+                  max_per_booking=max_per_booking, created_by_id=actor.id)
+    with _transaction():
+        db.session.add(event)
+    return present([event])[0]
+
+
+def update_event(*, actor, event_id, **changes):
+    """Change some fields of an event (admin), keeping the seat gate in step with capacity.
+
+    Raises Forbidden (non-admin), NotFound, EventCancelled, ValidationError
+    (endsAt not after startsAt once merged with the stored values) and
+    CapacityBelowBooked (capacity under the seats already booked)."""
+    _require_admin(actor)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"update_event() got unexpected fields: {sorted(unknown)}")
+    with _transaction():
+        # The row lock serialises capacity changes with bookings, which update booked_seats on this row.
+        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update())
+        if event is None:
+            raise NotFound("Event not found.")
+        if event.status == "cancelled":
+            raise EventCancelled()
+        starts_at = changes.get("starts_at", event.starts_at)
+        ends_at = changes.get("ends_at", event.ends_at)
+        if ends_at <= starts_at:
+            field = "endsAt" if "ends_at" in changes else "startsAt"
+            raise ValidationError(details={field: ["endsAt must be after startsAt."]})
+        delta = changes.get("capacity", event.capacity) - event.capacity
+        if changes.get("capacity", event.capacity) < event.booked_seats:
+            raise CapacityBelowBooked(details={"capacity": changes["capacity"], "bookedSeats": event.booked_seats})
+        for field in ("title", "venue"):
+            if field in changes:
+                changes[field] = changes[field].strip()
+        for field, value in changes.items():
+            setattr(event, field, value)
+        if delta:
+            gate.apply_capacity_change(event_id=event.id, delta=delta)
+    if delta > 0:
+        promotion.request_promotion(event.id)
+    return present([event])[0]
+
+
+def delete_event(*, actor, event_id):
+    """Remove an event that never had a booking; cancel one that has (admin).
+
+    Cancelling stops all sales at the gate; cancelling the bookings themselves
+    and notifying holders and waiters is the event-cancellation job's work.
+    Raises Forbidden (non-admin), NotFound and EventCancelled (already cancelled)."""
+    _require_admin(actor)
+    with _transaction():
+        # Locked FOR UPDATE, a booking's insert (its foreign-key check) waits for us, so "no bookings" stays true.
+        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update())
+        if event is None:
+            raise NotFound("Event not found.")
+        if event.status == "cancelled":
+            raise EventCancelled("This event is already cancelled.")
+        if not db.session.scalar(select(exists().where(Booking.event_id == event_id))):
+            db.session.delete(event)  # waitlist entries go with it (ON DELETE CASCADE)
+            gate.forget_event(event_id=event_id)
+            deleted = True
+        else:
+            event.status = "cancelled"
+            # Cancelling every booking and notifying holders and waiters comes with the event-cancellation job.
+            gate.close_event(event_id=event_id)
+            deleted = False
+    if deleted:
+        return EventRemoval(event_id=event_id, deleted=True)
+    return EventRemoval(event_id=event_id, deleted=False, event=present([event])[0])
+
+
+def present(events):
+    """Views for a page of events: live seats in one gate call, waitlist sizes in one grouped query."""
+    events = list(events)
+    if not events:
+        return []
+    open_events = [event for event in events if event.status != "cancelled"]
+    live = gate.available_seats(open_events) if open_events else {}
+    waiting = dict(db.session.execute(
+        select(WaitlistEntry.event_id, func.count())
+        .where(WaitlistEntry.event_id.in_([event.id for event in events]), WaitlistEntry.status == "waiting")
+        .group_by(WaitlistEntry.event_id)
+    ).all())
+    return [
+        EventView(
+            event=event,
+            available_seats=0 if event.status == "cancelled"
+            else live.get(event.id, max(event.capacity - event.booked_seats, 0)),
+            waitlist_count=waiting.get(event.id, 0),
+        )
+        for event in events
+    ]
+
+
+def escape_like(text):
+    """Make user text match literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _now():
+    return datetime.now(timezone.utc)
+
+
+def _is_admin(user):
+    return user is not None and user.is_admin
+
+
+def _require_admin(user, message="Only administrators may do this."):
+    if user is None:
+        raise Unauthorized()
+    if not user.is_admin:
+        raise Forbidden(message)
+
+
+@contextmanager
+def _transaction():
+    """Commit on success, roll back on any error: one public service call, one transaction."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
