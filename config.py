@@ -90,6 +90,10 @@ class Config:
     DEFAULT_MAX_PER_BOOKING = env_int("DEFAULT_MAX_PER_BOOKING", 10)
     HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 30)
     RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
+    OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 10)
+    NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+    # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
+    CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
 
     CELERY = {
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),

@@ -58,6 +58,7 @@ def register_extensions(app):
     api.init_app(app)
 
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks
+    from evently.common import after_commit  # noqa: F401  registers the session hooks
 
 
 def register_celery(app):
@@ -79,8 +80,9 @@ def discover_api_blueprints():
     from evently.auth.routes import blp as auth
     from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
+    from evently.waitlist.routes import blp as waitlist
 
-    return [auth, events, bookings]
+    return [auth, events, bookings, waitlist]
 
 
 def register_errors(app):

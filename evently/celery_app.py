@@ -10,9 +10,14 @@ RELIABLE_DEFAULTS = {
     "task_reject_on_worker_lost": True,
     "worker_prefetch_multiplier": 1,
     "task_track_started": True,
+    # Effects live in PostgreSQL; nothing waits on task results, so none are stored.
+    "task_ignore_result": True,
     "task_default_queue": "evently",
     "broker_connection_retry_on_startup": True,
-    "broker_transport_options": {"visibility_timeout": 3600},
+    "broker_connection_timeout": 2,
+    # Hard limit below the visibility timeout: a task never outlives its lease.
+    "task_soft_time_limit": 20,
+    "task_time_limit": 25,
     "result_expires": 3600,
     "task_serializer": "json",
     "result_serializer": "json",
@@ -23,12 +28,31 @@ RELIABLE_DEFAULTS = {
 }
 
 
-TASK_MODULES = ["evently.seats.tasks"]
+TASK_MODULES = ["evently.seats.tasks", "evently.waitlist.tasks", "evently.notifications.tasks",
+                "evently.events.tasks"]
+MAX_COUNTDOWN = 20
 
 
 def beat_schedule(config):
     return {
         "seats-reconcile": {"task": "seats.reconcile_all", "schedule": schedule(config["RECONCILE_INTERVAL_SECONDS"])},
+        "notifications-sweep": {"task": "notifications.sweep", "schedule": schedule(config["OUTBOX_SWEEP_SECONDS"])},
+        "event-cancellations-resume": {"task": "events.resume_cancellations", "schedule": schedule(30)},
+        "prune-ledgers": {"task": "seats.prune", "schedule": schedule(3600)},
+    }
+
+
+def transport_options(config):
+    """Redis transport: a message whose worker died is restored after the
+    visibility timeout, swept every second instead of kombu's ~100 s. Every
+    countdown in Evently is shorter than the timeout (retries cap at
+    MAX_COUNTDOWN), so a delayed task is never redelivered early."""
+    return {
+        "visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
+        "unacked_restore_interval": 1,
+        "unacked_restore_throttle": 1,
+        "socket_timeout": 2,
+        "socket_connect_timeout": 2,
     }
 
 
@@ -41,6 +65,7 @@ def init_celery(app):
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     settings = dict(RELIABLE_DEFAULTS)
     settings["beat_schedule"] = beat_schedule(app.config)
+    settings["broker_transport_options"] = transport_options(app.config)
     settings.update(app.config["CELERY"])
     celery.conf.update(settings)
     celery.set_default()

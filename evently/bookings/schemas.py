@@ -4,6 +4,7 @@ from marshmallow import validate
 
 from evently.common.fields import Money, UtcDateTime
 from evently.http import PageQuerySchema, Schema
+from evently.waitlist.schemas import WaitlistEntrySchema
 
 
 class BookingCreateSchema(Schema):
@@ -32,17 +33,6 @@ class BookingSchema(Schema):
     source = ma.fields.String()
     created_at = UtcDateTime()
     cancelled_at = UtcDateTime(allow_none=True)
-
-
-class WaitlistEntrySchema(Schema):
-    id = ma.fields.Integer()
-    event_id = ma.fields.Integer()
-    position = ma.fields.Integer(allow_none=True)
-    quantity = ma.fields.Integer(attribute="quantity_remaining", metadata={"description": "Seats still wanted"})
-    quantity_requested = ma.fields.Integer()
-    allow_partial = ma.fields.Boolean()
-    status = ma.fields.String()
-    created_at = UtcDateTime()
 
 
 class BookingResultSchema(Schema):

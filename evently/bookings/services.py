@@ -23,6 +23,7 @@ from evently.errors import (
     EventNotBookable,
     EventStarted,
     NotFound,
+    SeatsAvailable,
     SoldOut,
     Unavailable,
     ValidationError,
@@ -100,15 +101,23 @@ def book_seats(*, user, event_id, quantity, allow_partial=True, join_waitlist=Tr
     the first outcome. Raises NotFound, EventNotBookable, EventStarted,
     ValidationError, SoldOut, AlreadyWaitlisted, Unavailable.
     """
+    return admit(user=user, event_id=event_id, quantity=quantity, allow_partial=allow_partial,
+                 join_waitlist=join_waitlist, hold_id=hold_id, mode="direct")
+
+
+def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=None, mode="direct"):
+    """The gate decides (mode direct: book what is free; mode waitlist: only
+    queue, SeatsAvailable if the seats could simply be booked), then one
+    transaction records the outcome."""
     event = bookable_event(event_id, quantity=quantity)
     snapshot = EventSnapshot.of(event)
     db.session.rollback()  # hold no transaction open while we talk to Redis
-    if current_app.config["BOOKING_STRATEGY"] == "pglock":
+    if mode == "direct" and current_app.config["BOOKING_STRATEGY"] == "pglock":
         return _book_with_row_lock(user=user, event=snapshot, quantity=quantity,
                                    allow_partial=allow_partial, join_waitlist=join_waitlist)
     hold_id = hold_id or holds.new_hold_id()
-    for attempt in range(2):
-        decision = _take(snapshot, hold_id, quantity, allow_partial, join_waitlist)
+    for _attempt in range(2):
+        decision = _take(snapshot, hold_id, quantity, allow_partial, join_waitlist, mode)
         try:
             result = _record(user=user, event=snapshot, hold_id=hold_id, requested=quantity,
                              taken=decision.taken, waitlisted=decision.waitlisted, allow_partial=allow_partial)
@@ -149,12 +158,14 @@ class EventSnapshot:
         return cls(event.id, event.title, event.price, event.currency, event.starts_at)
 
 
-def _take(event, hold_id, quantity, allow_partial, join_waitlist):
+def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
     if current_app.config.get("TESTING") and current_app.config.get("UNSAFE_NO_GUARDS"):
         decision = _unsafe_take(event.id, quantity, allow_partial)
     else:
-        decision = gate.take(event_id=event.id, hold_id=hold_id, quantity=quantity,
+        decision = gate.take(event_id=event.id, hold_id=hold_id, quantity=quantity, mode=mode,
                              allow_partial=allow_partial, join_waitlist=join_waitlist)
+    if decision.status == "SEATS_AVAILABLE":
+        raise SeatsAvailable(details={"availableSeats": decision.available})
     if decision.taken == 0 and not decision.waitlisted:
         BOOKINGS.labels("sold_out").inc()
         raise SoldOut()
@@ -368,5 +379,5 @@ def cancel_booking(*, actor, booking_id):
     # Mirror the freed seats while the row lock is held, so reconcile cannot interleave.
     gate.apply_seats_freed(event_id=event_id, seats=booking.quantity, op_id=f"cancel:{booking.id}")
     db.session.commit()
-    promotion.request_promotion(event_id)
+    promotion.request_promotion(event_id, seats_freed_at=booking.cancelled_at)
     return booking

@@ -6,7 +6,7 @@ from evently.auth.tokens import admin_required, optional_user
 from evently.http import Blueprint, envelope, page_meta
 
 from . import services
-from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema
+from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema, JobSchema
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="events")
 
@@ -63,4 +63,14 @@ def delete_event(event_id):
     removal = services.delete_event(actor=current_user, event_id=event_id)
     if removal.deleted:
         return {"message": "Event deleted.", "data": {"id": removal.event_id, "deleted": True}}
-    return {"message": "Event cancelled.", "data": removal.event}
+    return {"message": "Event cancelled; its bookings are being cancelled and everyone notified.",
+            "data": removal}
+
+
+@blp.get("/<int:event_id>/cancellation")
+@admin_required
+@blp.response(200, envelope(JobSchema, name="CancellationJobEnvelope"))
+def cancellation_progress(event_id):
+    """Progress of the job cancelling this event's bookings and waiters (admin)."""
+    job = services.cancellation_progress(actor=current_user, event_id=event_id)
+    return {"message": f"Cancellation {job.status}: {job.done} of {job.total}.", "data": job}

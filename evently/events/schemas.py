@@ -148,7 +148,19 @@ class EventSchema(Schema):
     updated_at = UtcDateTime()
 
 
+class JobSchema(Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "queued | running | done | failed"})
+    total = ma.fields.Integer()
+    done = ma.fields.Integer()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+
+
 class EventRemovalSchema(EventSchema):
-    """DELETE answer: `{id, deleted: true}` when the event was removed, else the cancelled event."""
+    """DELETE answer: `{id, deleted: true}` when the event was removed, else the
+    cancelled event with the job that cancels its bookings and notifies everyone."""
 
     deleted = ma.fields.Boolean()
+    cancellation_job = ma.fields.Nested(JobSchema, allow_none=True)

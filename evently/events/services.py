@@ -13,6 +13,7 @@ from evently.seats import gate
 from evently.waitlist import promotion
 from evently.waitlist.models import WaitlistEntry
 
+from . import cancellation
 from .models import Event
 
 EDITABLE_FIELDS = ("title", "description", "venue", "starts_at", "ends_at", "capacity", "price", "currency",
@@ -60,6 +61,13 @@ class EventRemoval:
     event_id: int
     deleted: bool
     event: EventView | None = None
+    cancellation_job: object | None = None
+
+    def __getattr__(self, name):
+        """Dumped as the cancelled event plus `deleted` and `cancellationJob`."""
+        if name == "event" or self.event is None:
+            raise AttributeError(name)
+        return getattr(self.event, name)
 
 
 def list_events(*, viewer, page=1, per_page=20, q=None, starts_from=None, to=None, venue=None, sort="startsAt",
@@ -125,7 +133,7 @@ def update_event(*, actor, event_id, **changes):
         raise TypeError(f"update_event() got unexpected fields: {sorted(unknown)}")
     with _transaction():
         # The row lock serialises capacity changes with bookings, which update booked_seats on this row.
-        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update())
+        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True))
         if event is None:
             raise NotFound("Event not found.")
         if event.status == "cancelled":
@@ -159,7 +167,7 @@ def delete_event(*, actor, event_id):
     _require_admin(actor)
     with _transaction():
         # Locked FOR UPDATE, a booking's insert (its foreign-key check) waits for us, so "no bookings" stays true.
-        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update())
+        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True))
         if event is None:
             raise NotFound("Event not found.")
         if event.status == "cancelled":
@@ -170,12 +178,23 @@ def delete_event(*, actor, event_id):
             deleted = True
         else:
             event.status = "cancelled"
-            # Cancelling every booking and notifying holders and waiters comes with the event-cancellation job.
+            # Bookings and waiters are cancelled and notified by a job recorded in this
+            # transaction, so a broker outage delays it but cannot lose it.
+            job = cancellation.open_job(event)
             gate.close_event(event_id=event_id)
             deleted = False
     if deleted:
         return EventRemoval(event_id=event_id, deleted=True)
-    return EventRemoval(event_id=event_id, deleted=False, event=present([event])[0])
+    return EventRemoval(event_id=event_id, deleted=False, event=present([event])[0], cancellation_job=job)
+
+
+def cancellation_progress(*, actor, event_id):
+    """The latest cancellation job of an event (admin). Raises Forbidden, NotFound."""
+    _require_admin(actor)
+    job = cancellation.latest_job(event_id=event_id)
+    if job is None:
+        raise NotFound("This event has no cancellation job.")
+    return job
 
 
 def present(events):

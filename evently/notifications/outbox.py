@@ -7,21 +7,33 @@ from .models import Notification
 
 
 def enqueue(*, dedupe_key, user_id, kind, subject, body, payload=None):
-    """Add an outbox row in the current transaction (never commits). The same
-    fact written twice (a retried task) stays one row: dedupe_key is unique."""
-    db.session.execute(
+    """Add an outbox row in the current transaction (never commits) and send
+    its delivery task once the transaction commits. The same fact written twice
+    (a retried task) stays one row: dedupe_key is unique."""
+    notification_id = db.session.execute(
         insert(Notification)
         .values(dedupe_key=dedupe_key, user_id=user_id, kind=kind, subject=subject, body=body,
                 payload=payload or {})
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    )
+        .returning(Notification.id)
+    ).scalar()
+    if notification_id is not None:
+        from evently.common.tasks import enqueue_after_commit
+        from evently.notifications.tasks import deliver_notification
+
+        enqueue_after_commit(deliver_notification, notification_id)
+    return notification_id
+
+
+def _when(event):
+    return f"{event.starts_at:%Y-%m-%d %H:%M} UTC"
 
 
 def booking_confirmed(booking, event):
     enqueue(
         dedupe_key=f"booking_confirmed:{booking.id}", user_id=booking.user_id, kind="booking_confirmed",
         subject=f"Booking {booking.reference} confirmed",
-        body=f"You have {booking.quantity} ticket(s) for {event.title} on {event.starts_at:%Y-%m-%d %H:%M} UTC.",
+        body=f"You have {booking.quantity} ticket(s) for {event.title} on {_when(event)}.",
         payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
     )
 
@@ -32,4 +44,35 @@ def booking_cancelled(booking, event):
         subject=f"Booking {booking.reference} cancelled",
         body=f"Your booking of {booking.quantity} ticket(s) for {event.title} was cancelled.",
         payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
+    )
+
+
+def waitlist_promoted(booking, event, entry):
+    still = f" You are still waiting for {entry.quantity_remaining} more." if entry.quantity_remaining else ""
+    enqueue(
+        dedupe_key=f"waitlist_promoted:{booking.id}", user_id=booking.user_id, kind="waitlist_promoted",
+        subject=f"You got {booking.quantity} ticket(s) for {event.title}",
+        body=f"Seats were freed and booking {booking.reference} gives you {booking.quantity} ticket(s) "
+             f"for {event.title} on {_when(event)}.{still}",
+        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference,
+                 "waitlistEntryId": entry.id, "stillWaitingFor": entry.quantity_remaining},
+    )
+
+
+def event_cancelled_for_booking(booking, event):
+    enqueue(
+        dedupe_key=f"event_cancelled:booking:{booking.id}", user_id=booking.user_id, kind="event_cancelled",
+        subject=f"{event.title} is cancelled",
+        body=f"{event.title} on {_when(event)} is cancelled; booking {booking.reference} is cancelled "
+             f"and {booking.quantity} ticket(s) will be refunded.",
+        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
+    )
+
+
+def event_cancelled_for_waiter(entry, event):
+    enqueue(
+        dedupe_key=f"event_cancelled:entry:{entry.id}", user_id=entry.user_id, kind="event_cancelled",
+        subject=f"{event.title} is cancelled",
+        body=f"{event.title} on {_when(event)} is cancelled; you are no longer on its waitlist.",
+        payload={"waitlistEntryId": entry.id, "eventId": event.id},
     )

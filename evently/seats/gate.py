@@ -176,3 +176,18 @@ def apply_seats_freed(*, event_id, seats, op_id):
     event's row lock before commit. They go to the waitlist first: while anyone
     waits the gate sells nothing directly and promotion takes them."""
     _tolerate_redis_down(adjust, event_id=event_id, delta=seats, op_id=op_id)
+
+
+def unwait_quietly(*, event_id, entry_key):
+    """After commit: drop a waiter mark; if Redis is down, reconcile drops it later."""
+    _tolerate_redis_down(unwait, event_id=event_id, entry_key=entry_key)
+
+
+def free_seats(*, event_id):
+    """Seats not booked and not held, read from the gate (rebuilt if missing)."""
+    for _attempt in range(2):
+        value = redis_client.hget(gate_key(event_id), "avail")
+        if value is not None:
+            return int(value)
+        rebuild(event_id=event_id)
+    return 0

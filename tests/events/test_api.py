@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from evently.events.models import Event
+from evently.notifications.models import BackgroundJob
 from evently.extensions import db
 from evently.seats import gate
 from evently.waitlist.models import WaitlistEntry
@@ -522,11 +523,14 @@ def test_delete_event_with_bookings_cancels_it(client, admin_headers, user):
 
     assert response.status_code == 200, response.get_json()
     payload = response.get_json()
-    assert payload["message"] == "Event cancelled."
+    assert payload["message"] == "Event cancelled; its bookings are being cancelled and everyone notified."
     assert payload["data"]["id"] == event.id and payload["data"]["status"] == "cancelled"
-    assert payload["data"]["availableSeats"] == 0 and "deleted" not in payload["data"]
+    assert payload["data"]["availableSeats"] == 0 and payload["data"]["deleted"] is False
+    job = payload["data"]["cancellationJob"]
+    assert (job["kind"], job["status"], job["total"], job["done"]) == ("event_cancellation", "queued", 2, 0)
     assert fresh(Event, event.id).status == "cancelled"
-    assert count(WaitlistEntry, WaitlistEntry.event_id == event.id) == 1
+    # The bookings and the waiter are cancelled by the job's worker (tests/waitlist covers it end to end).
+    assert fresh(BackgroundJob, job["id"]).subject_id == event.id
     assert booking.id is not None
     assert gate.state(event_id=event.id) == {}  # sales stopped
     assert_error(client.get(f"/api/events/{event.id}"), 404, "NOT_FOUND")

@@ -1,0 +1,28 @@
+"""Sending Celery tasks without letting a broker outage fail the caller."""
+import logging
+
+from flask import current_app
+
+log = logging.getLogger(__name__)
+
+# A dead broker must not hold a web request for long: two quick tries, then give up.
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+
+
+def enqueue(task, *args, **kwargs):
+    """Send `task`; returns False (and logs) if the broker is unreachable. Callers
+    only enqueue work that PostgreSQL already records, so a periodic sweep finds it again."""
+    try:
+        # Through this Flask app's Celery (not Celery's process-wide default app).
+        current_app.extensions["celery"].send_task(task.name, args=args, kwargs=kwargs, retry=True,
+                                                   retry_policy=PUBLISH_RETRY)
+        return True
+    except Exception as error:  # noqa: BLE001 - kombu raises several types for a dead broker
+        log.warning("could not enqueue %s: %s", task.name, error)
+        return False
+
+
+def enqueue_after_commit(task, *args, **kwargs):
+    from evently.common.after_commit import on_commit
+
+    on_commit(lambda: enqueue(task, *args, **kwargs))
