@@ -12,9 +12,21 @@ seats_cli = AppGroup("seats", help="The Redis seat gate.")
 @click.password_option()
 def create_admin_command(email, name, password):
     """Create an admin account (or promote nothing: an existing email is an error)."""
-    from evently.auth import services
+    import marshmallow as ma
 
-    user = services.create_admin(email=email, password=password, name=name)
+    from evently.auth import services
+    from evently.auth.schemas import RegisterSchema
+    from evently.errors import EmailTaken
+
+    # The same rules as POST /api/auth/create-admin: no 3-character admin passwords from the shell.
+    try:
+        body = RegisterSchema().load({"email": email, "password": password, "name": name})
+    except ma.ValidationError as error:
+        raise click.ClickException(f"invalid admin: {error.messages}") from None
+    try:
+        user = services.create_admin(**body)
+    except EmailTaken:
+        raise click.ClickException(f"an account with email {email} already exists") from None
     click.echo(f"admin {user.email} ready (id {user.id})")
 
 
@@ -28,6 +40,9 @@ def ensure_admin_command():
         click.echo("EVENTLY_ADMIN_EMAIL not set; skipping")
         return
     created = services.ensure_admin(email=email, password=current_app.config["EVENTLY_ADMIN_PASSWORD"])
+    if not created and not services.find_user_by_email(email).is_admin:
+        # Someone registered this email as a plain user first; never promote it silently.
+        raise click.ClickException(f"{email} exists but is not an admin; choose another EVENTLY_ADMIN_EMAIL")
     click.echo(f"admin {email} {'created' if created else 'already present'}")
 
 

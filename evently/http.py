@@ -1,6 +1,7 @@
 """HTTP building blocks: the Api/Blueprint that answer bad input with 400, the
-camelCase Schema base that rejects unknown keys, response envelopes and pagination."""
+camelCase Schema base that rejects unknown keys and unstorable text, response envelopes and pagination."""
 import math
+from collections.abc import Mapping
 
 import marshmallow as ma
 from flask import request
@@ -13,12 +14,33 @@ class Parser(FlaskParser):
     # The contract says 400 VALIDATION_ERROR; webargs/flask-smorest default to 422.
     DEFAULT_VALIDATION_STATUS = 400
 
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except RecursionError as error:
+            # json.loads recurses once per nesting level: "[[[[..." is bad input, not a 500.
+            self._handle_invalid_json_error(error, req)
+
 
 class Blueprint(SmorestBlueprint):
     ARGUMENTS_PARSER = Parser()
 
 
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.String(required=True, metadata={"example": "VALIDATION_ERROR"})
+    details = ma.fields.Dict(required=True, metadata={"example": {"email": ["Not a valid email address."]}})
+
+
+class ErrorEnvelopeSchema(ma.Schema):
+    """What evently.errors renders for every failure; documented instead of flask-smorest's own shape."""
+
+    message = ma.fields.String(required=True)
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+
+
 class Api(SmorestApi):
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
     def _register_error_handlers(self):
         """Errors are rendered by evently.errors, not by flask-smorest's default payload."""
 
@@ -26,6 +48,27 @@ class Api(SmorestApi):
 def camelcase(name):
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+UNSTORABLE_TEXT = "Text must not contain NUL characters or unpaired surrogates."
+
+
+def _has_unstorable_text(value):
+    pending = [value]  # iterative: JSON may nest deeper than Python's recursion limit allows
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return False
 
 
 class Schema(ma.Schema):
@@ -37,6 +80,15 @@ class Schema(ma.Schema):
 
     def on_bind_field(self, field_name, field_obj):
         field_obj.data_key = camelcase(field_obj.data_key or field_name)
+
+    @ma.pre_load
+    def reject_unstorable_text(self, data, **_kwargs):
+        """PostgreSQL cannot store NUL or unpaired surrogates; psycopg2 raises, which was a 500."""
+        if isinstance(data, Mapping):
+            bad = {key: [UNSTORABLE_TEXT] for key, value in data.items() if _has_unstorable_text(value)}
+            if bad:
+                raise ma.ValidationError(bad)
+        return data
 
 
 class PageQuerySchema(Schema):

@@ -1,10 +1,11 @@
-"""Per-request hooks: request id, Helmet-equivalent security headers, access log."""
+"""Per-request hooks: request id, JSON-only request bodies, Helmet-equivalent security headers, access log."""
 import logging
 import re
 import time
 import uuid
 
 from flask import g, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 log = logging.getLogger("evently.access")
 
@@ -36,6 +37,19 @@ def assign_request_id():
     g.started_at = time.perf_counter()
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def require_json_body():
+    """415 for a non-JSON body sent to the API; webargs would silently ignore it
+    and answer with misleading "missing field" errors."""
+    if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+        return
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if (request.content_length or chunked) and not request.is_json:
+        raise UnsupportedMediaType()
+
+
 def add_headers(response):
     response.headers["X-Request-ID"] = getattr(g, "request_id", None) or uuid.uuid4().hex
     for name, value in SECURITY_HEADERS.items():
@@ -56,5 +70,6 @@ def log_request(response):
 
 def init_app(app):
     app.before_request(assign_request_id)
+    app.before_request(require_json_body)
     app.after_request(add_headers)
     app.after_request(log_request)

@@ -5,7 +5,7 @@ from functools import wraps
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy import select
 
-from evently.errors import Forbidden, Unauthorized
+from evently.errors import Forbidden, Unauthorized, handle_app_error
 from evently.extensions import db, jwt
 
 from .models import RevokedToken, User
@@ -24,9 +24,12 @@ def load_user(_header, payload):
         return None
 
 
+# flask-jwt-extended calls these loaders from inside its own Flask error
+# handlers, where a raised exception escapes as a 500: they must return the
+# envelope, not raise it.
 @jwt.user_lookup_error_loader
 def user_gone(_header, _payload):
-    raise Unauthorized("The account behind this token no longer exists.")
+    return handle_app_error(Unauthorized("The account behind this token no longer exists."))
 
 
 @jwt.token_in_blocklist_loader
@@ -39,13 +42,9 @@ def is_revoked(_header, payload):
 @jwt.invalid_token_loader
 @jwt.unauthorized_loader
 @jwt.needs_fresh_token_loader
-def reject_token(*_args):
-    raise Unauthorized("The access token is missing, invalid, expired or revoked.")
-
-
 @jwt.token_verification_failed_loader
-def verification_failed(*_args):
-    raise Unauthorized("The access token is missing, invalid, expired or revoked.")
+def reject_token(*_args):
+    return handle_app_error(Unauthorized("The access token is missing, invalid, expired or revoked."))
 
 
 def auth_required(view):

@@ -1,11 +1,16 @@
 """Liveness, readiness and Prometheus metrics (outside /api, no auth, no rate limit)."""
-from flask import Blueprint, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, current_app, jsonify, request
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
 from sqlalchemy import text
 
 from evently.extensions import db, limiter, redis_client
 
+from .metrics import observe_request
+
 blp = Blueprint("ops", __name__)
+# Counts every request of the app, not only this blueprint's.
+blp.after_app_request(observe_request)
 
 
 @blp.get("/healthz")
@@ -31,7 +36,10 @@ def readyz():
 @blp.get("/metrics")
 @limiter.exempt
 def metrics():
-    return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+    # Negotiated like prometheus_client's own server: the classic 0.0.4 text
+    # format unless the scraper asks for OpenMetrics.
+    encoder, content_type = choose_encoder(request.headers.get("Accept"))
+    return encoder(REGISTRY), 200, {"Content-Type": content_type}
 
 
 def _check_postgres():
