@@ -122,8 +122,10 @@ class TestingConfig(Config):
     REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
-    CELERY = {"broker_url": REDIS_URL, "result_backend": REDIS_URL}
+    CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
+    # Fault-injection only: a promotion step sleeps between its Redis take and its commit.
+    PROMOTION_TEST_PAUSE_SECONDS = float(env("PROMOTION_TEST_PAUSE_SECONDS", "0"))
     LOG_LEVEL = "WARNING"
 
 

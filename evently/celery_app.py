@@ -1,4 +1,6 @@
 """Celery configured from the Flask app; every task runs inside an app context."""
+import importlib
+
 from celery import Celery, Task
 from celery.schedules import schedule
 
@@ -69,5 +71,7 @@ def init_celery(app):
     settings.update(app.config["CELERY"])
     celery.conf.update(settings)
     celery.set_default()
+    for module in TASK_MODULES:  # register the shared tasks before any worker or beat starts
+        importlib.import_module(module)
     app.extensions["celery"] = celery
     return celery

@@ -91,3 +91,26 @@ def user_headers(user):
 @pytest.fixture
 def admin_headers(admin):
     return factories.auth_headers(admin)
+
+
+@pytest.fixture
+def celery_worker(app):
+    """A real Celery worker (threads) consuming this app's broker, never eager mode."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery = app.extensions["celery"]
+    with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
+                      loglevel="WARNING", shutdown_timeout=20):
+        yield celery
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real SMTP server on loopback standing in for the outside world's mail relay."""
+    from tests.smtp import CapturingSMTP
+
+    server = CapturingSMTP().start()
+    app.config["SMTP_URL"] = server.url
+    yield server
+    app.config["SMTP_URL"] = None
+    server.stop()

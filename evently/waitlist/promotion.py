@@ -12,9 +12,11 @@ cannot cover them whole; entries behind them that can be served are served,
 so freed seats never sit idle while someone could use them.
 """
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -112,25 +114,53 @@ def promotion_hold_id(entry):
     return f"{base}-{attempt}"
 
 
+def _interrupted_step(event_id):
+    """A promotion hold left in Redis by a worker that died before committing.
+    If its entry is unchanged, the step is resumed under the same hold id (the
+    take replays: no second take); a hold whose step is settled is cleared."""
+    for hold_id in gate.holds(event_id=event_id):
+        if not hold_id.startswith("promo-"):
+            continue
+        _prefix, entry_id, remaining, _attempt = hold_id.split("-")
+        outcome = db.session.scalar(select(SeatHold.outcome).where(SeatHold.hold_id == hold_id))
+        if outcome == "committed":
+            holds.finish_hold(event_id=event_id, hold_id=hold_id)
+            continue
+        entry = db.session.execute(
+            select(WaitlistEntry).where(WaitlistEntry.id == int(entry_id), WaitlistEntry.status == "waiting")
+            .with_for_update().execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if outcome is None and entry is not None and entry.quantity_remaining == int(remaining):
+            return entry, hold_id
+        # Released by the reaper, or its entry moved on: the held seats belong to nobody.
+        gate.release(event_id=event_id, hold_id=hold_id)
+    return None
+
+
 def _promote_next(event_id, seats_freed_at):
     event = _locked_event(event_id)
     if event is None or event.status != "published" or event.starts_at <= utcnow():
         db.session.rollback()
         return None
-    free = gate.free_seats(event_id=event_id)
-    if free <= 0:
-        db.session.rollback()
-        return None
-    entry = _next_entry(event_id, free)
-    if entry is None:
-        db.session.rollback()
-        return None
-    hold_id = promotion_hold_id(entry)
+    interrupted = _interrupted_step(event_id)
+    if interrupted is not None:
+        entry, hold_id = interrupted
+    else:
+        free = gate.free_seats(event_id=event_id)
+        if free <= 0:
+            db.session.rollback()
+            return None
+        entry = _next_entry(event_id, free)
+        if entry is None:
+            db.session.rollback()
+            return None
+        hold_id = promotion_hold_id(entry)
     decision = gate.take(event_id=event_id, hold_id=hold_id, quantity=entry.quantity_remaining, mode="promote",
                          allow_partial=entry.allow_partial, join_waitlist=False)
     if decision.taken == 0:
         db.session.rollback()
         return None
+    _test_pause()
     try:
         booking = _record_promotion(event, entry, hold_id, decision.taken, seats_freed_at)
     except IntegrityError as error:
@@ -159,6 +189,13 @@ def _promote_next(event_id, seats_freed_at):
 
 class _GuardRejected(Exception):
     pass
+
+
+def _test_pause():
+    """Fault injection for the worker-kill test: widen the window between take and commit."""
+    pause = current_app.config.get("PROMOTION_TEST_PAUSE_SECONDS") if current_app.config.get("TESTING") else 0
+    if pause:
+        time.sleep(pause)
 
 
 def _record_promotion(event, entry, hold_id, taken, seats_freed_at):

@@ -89,8 +89,5 @@ def event_queue(*, event_id, page, per_page):
         .where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")
         .order_by(WaitlistEntry.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    entries = _with_positions(rows)
-    # row_number restarts per page: shift to the absolute place in the queue.
-    for entry in entries:
-        entry.position += (page - 1) * per_page
-    return Queue(entries=entries, total=total)
+    # The window is computed before LIMIT/OFFSET, so row_number is the absolute place.
+    return Queue(entries=_with_positions(rows), total=total)

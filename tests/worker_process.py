@@ -1,0 +1,61 @@
+"""A real `celery worker` subprocess on the test database and a given broker, so
+tests can SIGKILL it mid-task."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class WorkerProcess:
+    def __init__(self, *, broker_url, extra_env=None):
+        self.broker_url = broker_url
+        self.extra_env = extra_env or {}
+        self.process = None
+        self.log = subprocess.DEVNULL
+
+    def start(self, log_path=None):
+        if log_path:
+            self.log = open(log_path, "ab")
+        env = dict(os.environ)
+        env.update({
+            "EVENTLY_ENV": "testing",
+            "TEST_REDIS_URL": env.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "CELERY_BROKER_URL": self.broker_url,
+            **self.extra_env,
+        })
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_worker.celery", "worker", "--pool=prefork", "--concurrency=1",
+             "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
+             "-Q", "evently"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        return self
+
+    def kill(self):
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+            self.process = None
+        self._close_log()
+
+    def _close_log(self):
+        if self.log is not subprocess.DEVNULL:
+            self.log.close()
+            self.log = subprocess.DEVNULL
+
+    def stop(self):
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self.process = None
+        self._close_log()
+
+    @staticmethod
+    def settle(seconds):
+        time.sleep(seconds)
