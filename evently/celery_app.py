@@ -31,13 +31,14 @@ RELIABLE_DEFAULTS = {
 
 
 TASK_MODULES = ["evently.seats.tasks", "evently.waitlist.tasks", "evently.notifications.tasks",
-                "evently.events.tasks"]
+                "evently.events.tasks", "evently.analytics.tasks"]
 MAX_COUNTDOWN = 20
 
 
 def beat_schedule(config):
     return {
         "seats-reconcile": {"task": "seats.reconcile_all", "schedule": schedule(config["RECONCILE_INTERVAL_SECONDS"])},
+        "analytics-rollup": {"task": "analytics.rollup", "schedule": schedule(config.get("ANALYTICS_ROLLUP_SECONDS", 60))},
         "notifications-sweep": {"task": "notifications.sweep", "schedule": schedule(config["OUTBOX_SWEEP_SECONDS"])},
         "event-cancellations-resume": {"task": "events.resume_cancellations", "schedule": schedule(30)},
         "prune-ledgers": {"task": "seats.prune", "schedule": schedule(3600)},

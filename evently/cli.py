@@ -59,3 +59,5 @@ def init_app(app):
     app.cli.add_command(create_admin_command)
     app.cli.add_command(ensure_admin_command)
     app.cli.add_command(seats_cli)
+    from evently.analytics.cli import register_commands as register_analytics_commands
+    register_analytics_commands(app)
