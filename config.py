@@ -126,6 +126,7 @@ class TestingConfig(Config):
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Fault-injection only: a promotion step sleeps between its Redis take and its commit.
     PROMOTION_TEST_PAUSE_SECONDS = float(env("PROMOTION_TEST_PAUSE_SECONDS", "0"))
+    BOOKING_TEST_PAUSE_SECONDS = float(env("BOOKING_TEST_PAUSE_SECONDS", "0"))
     LOG_LEVEL = "WARNING"
 
 

@@ -57,8 +57,22 @@ def register_extensions(app):
                   expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
     api.init_app(app)
 
+    app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks
     from evently.common import after_commit  # noqa: F401  registers the session hooks
+
+
+def close_session_safely(_error=None):
+    """End the request's session even if its connection died under it
+    (pg_terminate_backend, a failover): a failed rollback must not turn an
+    answered request into a crash. Runs before Flask-SQLAlchemy's own teardown."""
+    from evently.extensions import db
+
+    try:
+        db.session.remove()
+    except Exception:  # noqa: BLE001 - the connection is gone; invalidate it and let the pool replace it
+        db.session().invalidate()
+        db.session.remove()
 
 
 def register_celery(app):

@@ -23,6 +23,8 @@ def other_app(session_app, config_name="testing", **overrides):
         if other is not None and "sqlalchemy" in other.extensions:
             with other.app_context():
                 db.engine.dispose()
+        if other is not None and "evently_redis" in other.extensions:
+            other.extensions["evently_redis"].close()
         for obj, state in saved.items():
             vars(obj).clear()
             vars(obj).update(state)

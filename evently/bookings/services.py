@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from evently.common import faults
 from evently.common.ids import booking_reference
 from evently.common.models import utcnow
 from evently.errors import (
@@ -118,6 +119,7 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
     hold_id = hold_id or holds.new_hold_id()
     for _attempt in range(2):
         decision = _take(snapshot, hold_id, quantity, allow_partial, join_waitlist, mode)
+        faults.pause("BOOKING_TEST_PAUSE_SECONDS")
         try:
             result = _record(user=user, event=snapshot, hold_id=hold_id, requested=quantity,
                              taken=decision.taken, waitlisted=decision.waitlisted, allow_partial=allow_partial)
@@ -159,7 +161,7 @@ class EventSnapshot:
 
 
 def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
-    if current_app.config.get("TESTING") and current_app.config.get("UNSAFE_NO_GUARDS"):
+    if faults.enabled("UNSAFE_NO_GUARDS"):
         decision = _unsafe_take(event.id, quantity, allow_partial)
     else:
         decision = gate.take(event_id=event.id, hold_id=hold_id, quantity=quantity, mode=mode,
@@ -207,7 +209,7 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
 def _guard_capacity(event_id, taken):
     """The conditional UPDATE that makes overselling impossible in PostgreSQL.
     It runs last so the hot event row stays locked for as short a time as possible."""
-    if current_app.config.get("TESTING") and current_app.config.get("UNSAFE_NO_GUARDS"):
+    if faults.enabled("UNSAFE_NO_GUARDS"):
         # Negative control for the race tests: a read-modify-write that loses updates.
         current = db.session.scalar(select(Event.booked_seats).where(Event.id == event_id))
         time.sleep(0.002)

@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import select
 
+from evently.common import faults
 from evently.extensions import db, redis_client
 
 LUA_DIR = Path(__file__).with_name("lua")
@@ -55,7 +56,9 @@ class Decision:
 def take(*, event_id, hold_id, quantity, mode="direct", allow_partial=True, join_waitlist=True):
     """Ask the gate for seats under `hold_id`. A repeat with the same hold id
     returns the first decision. A missing gate is rebuilt from PostgreSQL first."""
-    args = [hold_id, quantity, mode, int(allow_partial), int(join_waitlist), int(time.time())]
+    # The last argument exists only for the negative-control test of the hold id (see take.lua).
+    args = [hold_id, quantity, mode, int(allow_partial), int(join_waitlist), int(time.time()),
+            int(faults.enabled("UNSAFE_NO_HOLD_REPLAY"))]
     for _attempt in range(3):
         status, taken, waitlisted, available = script("take")(keys=[gate_key(event_id)], args=args)
         if status != "MISSING":

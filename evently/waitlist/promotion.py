@@ -12,15 +12,14 @@ cannot cover them whole; entries behind them that can be served are served,
 so freed seats never sit idle while someone could use them.
 """
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from evently.bookings.models import Booking
+from evently.common import faults
 from evently.common.ids import booking_reference
 from evently.common.models import utcnow
 from evently.events.models import Event
@@ -160,7 +159,7 @@ def _promote_next(event_id, seats_freed_at):
     if decision.taken == 0:
         db.session.rollback()
         return None
-    _test_pause()
+    faults.pause("PROMOTION_TEST_PAUSE_SECONDS")
     try:
         booking = _record_promotion(event, entry, hold_id, decision.taken, seats_freed_at)
     except IntegrityError as error:
@@ -189,13 +188,6 @@ def _promote_next(event_id, seats_freed_at):
 
 class _GuardRejected(Exception):
     pass
-
-
-def _test_pause():
-    """Fault injection for the worker-kill test: widen the window between take and commit."""
-    pause = current_app.config.get("PROMOTION_TEST_PAUSE_SECONDS") if current_app.config.get("TESTING") else 0
-    if pause:
-        time.sleep(pause)
 
 
 def _record_promotion(event, entry, hold_id, taken, seats_freed_at):

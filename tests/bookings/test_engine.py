@@ -15,6 +15,7 @@ from evently.extensions import db, redis_client
 from evently.seats import gate, holds, reconcile
 from evently.seats.models import SeatHold
 from tests import factories
+from tests.variants import other_app
 
 
 def avail(event_id):
@@ -177,9 +178,11 @@ def test_guard_rejection_is_corrected_and_retried(app_ctx, user):
 
 
 def test_redis_down_makes_booking_a_fast_503_and_reads_fall_back(app):
-    from evently import create_app
+    with other_app(app, REDIS_URL="redis://127.0.0.1:1/0", REDIS_RETRIES=0) as broken:
+        _check_redis_down(app, broken)
 
-    broken = create_app("testing", REDIS_URL="redis://127.0.0.1:1/0", REDIS_RETRIES=0)
+
+def _check_redis_down(app, broken):
     with app.app_context():
         event_id = factories.make_event(capacity=5).id
         user_id = factories.make_user().id

@@ -8,7 +8,6 @@ import pytest
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
 
-from evently import create_app
 from evently.bookings.models import Booking
 from evently.events.models import Event
 from evently.extensions import db, redis_client
@@ -16,6 +15,7 @@ from evently.seats import gate, reconcile
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
 from tests.redis_server import PrivateRedis
+from tests.variants import other_app
 
 pytestmark = pytest.mark.race
 
@@ -32,8 +32,9 @@ def private_redis():
 
 @pytest.fixture
 def storm_app(app, private_redis):
-    return create_app("testing", REDIS_URL=private_redis.url, REDIS_RETRIES=1,
-                      CELERY={"broker_url": private_redis.url, "result_backend": private_redis.url})
+    with other_app(app, REDIS_URL=private_redis.url, REDIS_RETRIES=1,
+                   CELERY={"broker_url": private_redis.url, "result_backend": private_redis.url}) as storm:
+        yield storm
 
 
 def run_storm(storm_app, event_id, user_ids, disrupt):

@@ -3,7 +3,6 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select, text
 
-from evently import create_app
 from evently.bookings import services as bookings
 from evently.bookings.models import Booking
 from evently.extensions import db, redis_client
@@ -14,6 +13,7 @@ from evently.seats.models import SeatHold
 from evently.seats.tasks import reconcile_all
 from tests import factories
 from tests.redis_server import PrivateRedis
+from tests.variants import other_app
 from tests.waiting import wait_until
 from tests.worker_process import WorkerProcess
 
@@ -29,19 +29,21 @@ def broker():
     server.stop()
 
 
-def app_on(broker_url):
+@pytest.fixture
+def test_app(app, broker):
+    """The app with its Celery broker on the private Redis (gate and data stay on the test ones)."""
     from config import TestingConfig
 
-    return create_app("testing", CELERY={"broker_url": broker_url, "result_backend": TestingConfig.REDIS_URL},
-                      CELERY_VISIBILITY_TIMEOUT=VISIBILITY)
+    with other_app(app, CELERY={"broker_url": broker.url, "result_backend": TestingConfig.REDIS_URL},
+                   CELERY_VISIBILITY_TIMEOUT=VISIBILITY) as built:
+        yield built
 
 
 def promotions(event_id):
     return db.session.scalars(select(Booking).where(Booking.event_id == event_id, Booking.source == "waitlist")).all()
 
 
-def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(app, broker, smtp_server):
-    test_app = app_on(broker.url)
+def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(test_app, broker, smtp_server):
     env = {"TEST_CELERY_BROKER_URL": broker.url, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY)}
     paused = WorkerProcess(broker_url=broker.url, extra_env={**env, "PROMOTION_TEST_PAUSE_SECONDS": "60"}).start()
     healthy = WorkerProcess(broker_url=broker.url, extra_env=env)
@@ -76,8 +78,7 @@ def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(app, br
         healthy.stop()
 
 
-def test_broker_down_during_cancellation_loses_nothing(app, broker, smtp_server):
-    test_app = app_on(broker.url)
+def test_broker_down_during_cancellation_loses_nothing(app, test_app, broker, smtp_server):
     test_app.config["SMTP_URL"] = smtp_server.url
     with test_app.app_context():
         event = factories.make_event(capacity=1)

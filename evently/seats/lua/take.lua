@@ -1,6 +1,7 @@
 -- Decide one seat request atomically.
 -- KEYS[1]  the event's gate hash {event:ID}
--- ARGV     hold_id, want, mode (direct|waitlist|promote), allow_partial (1|0), join_waitlist (1|0), now
+-- ARGV     hold_id, want, mode (direct|waitlist|promote), allow_partial (1|0), join_waitlist (1|0), now,
+--          skip_replay (1 only in the negative-control test that proves the replay check matters)
 -- Returns  {status, taken, waitlisted, available}
 --   status: OK (recorded under the hold), REPLAY (this hold was decided before:
 --   the first answer is returned unchanged), NONE (nothing taken, nothing
@@ -11,7 +12,7 @@ local gate = KEYS[1]
 local hold_field = 'h:' .. ARGV[1]
 
 local prior = redis.call('HGET', gate, hold_field)
-if prior then
+if prior and ARGV[7] ~= '1' then
   local taken, waitlisted = string.match(prior, '^(%d+)|(%d)|')
   return {'REPLAY', tonumber(taken), tonumber(waitlisted), tonumber(redis.call('HGET', gate, 'avail') or '0')}
 end
