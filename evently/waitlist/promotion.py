@@ -87,20 +87,27 @@ def promote_waitlist(*, event_id, seats_freed_at=None, max_steps=MAX_STEPS_PER_R
     return report
 
 
+def _exactly_once():
+    """False only in the negative-control test that proves the lock and key matter."""
+    return not faults.enabled("UNSAFE_NO_PROMOTION_KEY")
+
+
+def _locked(query):
+    query = query.execution_options(populate_existing=True)
+    return query.with_for_update() if _exactly_once() else query
+
+
 def _locked_event(event_id):
-    return db.session.execute(
-        select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    return db.session.execute(_locked(select(Event).where(Event.id == event_id))).scalar_one_or_none()
 
 
 def _next_entry(event_id, free):
-    return db.session.execute(
+    return db.session.execute(_locked(
         select(WaitlistEntry)
         .where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting",
                or_(WaitlistEntry.allow_partial, WaitlistEntry.quantity_remaining <= free))
         .order_by(WaitlistEntry.id).limit(1)
-        .with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
+    )).scalar_one_or_none()
 
 
 def promotion_hold_id(entry):
@@ -153,7 +160,7 @@ def _promote_next(event_id, seats_freed_at):
         if entry is None:
             db.session.rollback()
             return None
-        hold_id = promotion_hold_id(entry)
+        hold_id = promotion_hold_id(entry) if _exactly_once() else holds.new_hold_id()
     decision = gate.take(event_id=event_id, hold_id=hold_id, quantity=entry.quantity_remaining, mode="promote",
                          allow_partial=entry.allow_partial, join_waitlist=False)
     if decision.taken == 0:
@@ -191,7 +198,8 @@ class _GuardRejected(Exception):
 
 
 def _record_promotion(event, entry, hold_id, taken, seats_freed_at):
-    db.session.add(holds.committed_claim(event_id=event.id, hold_id=hold_id))
+    if _exactly_once():
+        db.session.add(holds.committed_claim(event_id=event.id, hold_id=hold_id))
     booking = Booking(reference=booking_reference(), user_id=entry.user_id, event_id=event.id, quantity=taken,
                       unit_price=event.price, total_amount=event.price * taken, currency=event.currency,
                       source="waitlist", hold_id=hold_id, waitlist_entry_id=entry.id,
