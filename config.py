@@ -6,6 +6,7 @@ environment variables win over it.
 import os
 from datetime import timedelta
 
+import simplejson
 from dotenv import load_dotenv
 
 load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
@@ -56,6 +57,9 @@ class Config:
         "pool_timeout": 5,
         # A statement that hangs must not hold an event row lock forever.
         "connect_args": {"options": "-c statement_timeout=10000 -c lock_timeout=5000", "connect_timeout": 5},
+        # JSONB keeps money exact (stored idempotent responses replay 25.00, not 25.0).
+        "json_serializer": lambda value: simplejson.dumps(value, use_decimal=True),
+        "json_deserializer": lambda text: simplejson.loads(text, use_decimal=True),
     }
     REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
     # Seconds a Redis call may take before the API answers 503 instead of waiting.

@@ -4,7 +4,9 @@ import math
 from collections.abc import Mapping
 
 import marshmallow as ma
+import simplejson
 from flask import request
+from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs.flaskparser import FlaskParser
@@ -133,3 +135,17 @@ def client_address():
     """Client IP for rate limiting. X-Forwarded-For is honoured only through
     ProxyFix when TRUSTED_PROXY_COUNT > 0, so a spoofed header cannot dodge limits."""
     return request.remote_addr or "unknown"
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that Decimal is written as a JSON number with its
+    exact digits (money: 25.00), never as a float or a string. Keys keep the
+    schemas' declared order (Flask would sort them)."""
+
+    sort_keys = False
+
+    def dumps(self, obj, **kwargs):
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return simplejson.dumps(obj, use_decimal=True, **kwargs)

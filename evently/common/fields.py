@@ -21,7 +21,8 @@ class UtcDateTime(ma.fields.AwareDateTime):
 
 
 class Money(ma.fields.Decimal):
-    """NUMERIC in the database, a JSON number rounded to 2 decimals on the wire."""
+    """NUMERIC in the database and a Decimal end to end; on the wire a JSON
+    number with exactly 2 decimals (25.00), written by evently.http.JSONProvider."""
 
     def __init__(self, **kwargs):
         super().__init__(places=2, rounding=ROUND_HALF_UP, allow_nan=False, **kwargs)
@@ -29,4 +30,4 @@ class Money(ma.fields.Decimal):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return float(Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -49,8 +49,11 @@ def _price(**kwargs):
 
 
 def _currency(**kwargs):
-    return ma.fields.String(validate=validate.Regexp(r"^[A-Z]{3}\Z", error="Use a 3-letter uppercase ISO 4217 code."),
-                            **kwargs)
+    # `$` would also accept a trailing newline in Python; the exact length rules it out,
+    # and the pattern stays valid ECMA regex for the OpenAPI document (`\Z` is not).
+    message = "Use a 3-letter uppercase ISO 4217 code."
+    return ma.fields.String(validate=[validate.Length(equal=3, error=message),
+                                      validate.Regexp(r"^[A-Z]{3}$", error=message)], **kwargs)
 
 
 def _max_per_booking(**kwargs):
