@@ -98,6 +98,7 @@ class Config:
     NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
     # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
     CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
+    ANALYTICS_ROLLUP_SECONDS = env_int("ANALYTICS_ROLLUP_SECONDS", 60)
 
     CELERY = {
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
