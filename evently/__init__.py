@@ -53,6 +53,8 @@ def register_extensions(app):
     jwt.init_app(app)
     redis_client.init_app(app)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # flask-limiter would put Retry-After on every response; only 429 and 503 should carry it.
+    app.config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
     limiter.init_app(app)
     # Only configured origins; flask-cors never echoes an arbitrary Origin with this list.
     cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},

@@ -168,6 +168,17 @@ def test_auth_routes_have_a_stricter_limit_than_the_rest(app):
     assert limited.config["RATELIMIT_AUTH"] == "3 per minute"
 
 
+def test_only_refusals_carry_retry_after(app):
+    with limited_app(app) as limited:
+        client = limited.test_client()
+        answered = client.get("/api/events")
+        refused = [login(client) for _ in range(4)][-1]
+
+    assert answered.status_code == 200 and "Retry-After" not in answered.headers
+    assert answered.headers["X-RateLimit-Limit"]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+
+
 def test_the_default_limit_applies_to_other_api_routes(app):
     with limited_app(app, RATELIMIT_DEFAULT="5 per minute") as limited:
         client = limited.test_client()

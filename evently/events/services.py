@@ -32,6 +32,10 @@ class EventCancelled(Conflict):
     code, message = "EVENT_CANCELLED", "This event is cancelled and can no longer be changed."
 
 
+class EventHasBookings(Conflict):
+    code, message = "EVENT_HAS_BOOKINGS", "An event with bookings or waiters cannot go back to draft; cancel it instead."
+
+
 @dataclass(frozen=True)
 class EventView:
     """An event as the API shows it: the row plus its live seats and waitlist size."""
@@ -125,7 +129,8 @@ def update_event(*, actor, event_id, **changes):
     """Change some fields of an event (admin), keeping the seat gate in step with capacity.
 
     Raises Forbidden (non-admin), NotFound, EventCancelled, ValidationError
-    (endsAt not after startsAt once merged with the stored values) and
+    (endsAt not after startsAt once merged with the stored values),
+    EventHasBookings (back to draft with people holding or awaiting seats) and
     CapacityBelowBooked (capacity under the seats already booked)."""
     _require_admin(actor)
     unknown = set(changes) - set(EDITABLE_FIELDS)
@@ -144,6 +149,8 @@ def update_event(*, actor, event_id, **changes):
             field = "endsAt" if "ends_at" in changes else "startsAt"
             raise ValidationError(details={field: ["endsAt must be after startsAt."]})
         delta = changes.get("capacity", event.capacity) - event.capacity
+        if changes.get("status") == "draft" and event.status == "published" and _has_holders(event_id):
+            raise EventHasBookings()
         if changes.get("capacity", event.capacity) < event.booked_seats:
             raise CapacityBelowBooked(details={"capacity": changes["capacity"], "bookedSeats": event.booked_seats})
         for field in ("title", "venue"):
@@ -195,6 +202,13 @@ def cancellation_progress(*, actor, event_id):
     if job is None:
         raise NotFound("This event has no cancellation job.")
     return job
+
+
+def _has_holders(event_id):
+    """Confirmed bookings or waiting entries: people a silent unpublish would strand."""
+    return db.session.scalar(select(
+        exists().where(Booking.event_id == event_id, Booking.status == "confirmed")
+        | exists().where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")))
 
 
 def present(events):

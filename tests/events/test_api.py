@@ -571,3 +571,23 @@ def test_openapi_documents_the_events_routes(client, app_ctx):
     assert set(spec["paths"]["/api/events"]) >= {"get", "post"}
     assert set(spec["paths"]["/api/events/{event_id}"]) >= {"get", "put", "delete"}
     assert spec["components"]["schemas"]["Event"]["properties"]["price"]["type"] == "number"
+
+
+def test_a_published_event_with_bookings_cannot_go_back_to_draft(client, admin_headers, user):
+    event = make_event(capacity=10, booked_seats=1)
+    make_booking(event=event, user=user, quantity=1)
+
+    response = client.put(f"/api/events/{event.id}", json={"status": "draft"}, headers=admin_headers)
+
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "EVENT_HAS_BOOKINGS"
+    assert fresh(Event, event.id).status == "published"
+
+
+def test_a_published_event_without_bookings_may_go_back_to_draft(client, admin_headers):
+    event = make_event(capacity=10)
+
+    response = client.put(f"/api/events/{event.id}", json={"status": "draft"}, headers=admin_headers)
+
+    assert response.status_code == 200
+    assert fresh(Event, event.id).status == "draft"
