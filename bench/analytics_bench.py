@@ -22,10 +22,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from evently import create_app  # noqa: E402
-from evently.dbsetup import ensure_database  # noqa: E402
+from evently.dbsetup import recreate_database  # noqa: E402
 from evently.extensions import db  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,22 +69,6 @@ FROM (SELECT event_id, sum(quantity) AS seats FROM made GROUP BY event_id) m WHE
 """
 
 
-def recreate(url):
-    import psycopg2
-    from psycopg2 import sql
-
-    target = make_url(url)
-    admin = psycopg2.connect(host=target.host, port=target.port or 5432, user=target.username,
-                             password=target.password, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                       "AND pid <> pg_backend_pid()", (target.database,))
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target.database)))
-    admin.close()
-    ensure_database(url)
-
-
 def timed(client, url, headers, runs, warmup):
     for _ in range(warmup):
         response = client.get(url, headers=headers)
@@ -113,7 +96,7 @@ def main():
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if not args.reuse:
-        recreate(url)
+        recreate_database(url)
     app = create_app("development", SQLALCHEMY_DATABASE_URI=url.replace("postgresql://", "postgresql+psycopg2://", 1),
                      REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
                      RATELIMIT_ENABLED=False, EVENTLY_ADMIN_EMAIL=None, LOG_LEVEL="WARNING")

@@ -8,29 +8,14 @@ other instances so that parallel runs never share state.
 """
 import os
 
-import psycopg2
 import pytest
 from flask_migrate import upgrade
-from psycopg2 import sql
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from evently import create_app
+from evently.dbsetup import recreate_database
 from evently.extensions import db, redis_client
 from tests import factories
-
-
-def recreate_database(url):
-    target = make_url(url)
-    admin = psycopg2.connect(host=target.host, port=target.port or 5432, user=target.username,
-                             password=target.password, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                       (target.database,))
-        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target.database)))
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target.database)))
-    admin.close()
 
 
 @pytest.fixture(scope="session")
