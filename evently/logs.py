@@ -38,3 +38,5 @@ def configure(app):
         handler._evently = True
         root.addHandler(handler)
     root.setLevel(app.config["LOG_LEVEL"])
+    # Alembic announces each of its plugins at INFO on every start; that is noise, not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
