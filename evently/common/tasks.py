@@ -1,9 +1,17 @@
 """Sending Celery tasks without letting a broker outage fail the caller."""
 import logging
 
+import redis
 from flask import current_app
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
+
+# Worth retrying a task for: a dependency blinked. Retries back off up to
+# MAX_COUNTDOWN (20 s), inside the broker's visibility timeout.
+TRANSIENT_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError)
+RETRY_OPTIONS = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": True, "retry_backoff_max": 20,
+                 "max_retries": 5}
 
 # A dead broker must not hold a web request for long: two quick tries, then give up.
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}

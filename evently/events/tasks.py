@@ -1,12 +1,12 @@
 """Celery tasks for the event lifecycle."""
 from celery import shared_task
 
-from evently.common.tasks import enqueue
+from evently.common.tasks import RETRY_OPTIONS, enqueue
 
 from . import cancellation
 
 
-@shared_task(name="events.cancel_event", acks_late=True)
+@shared_task(name="events.cancel_event", acks_late=True, **RETRY_OPTIONS)
 def cancel_event_task(job_id):
     """One batch per run, then re-enqueue: each run stays far inside the visibility timeout."""
     job = cancellation.run_batch(job_id=job_id)

@@ -1,12 +1,12 @@
 """Celery tasks for the notification outbox."""
 from celery import shared_task
 
-from evently.common.tasks import enqueue
+from evently.common.tasks import RETRY_OPTIONS, enqueue
 
 from . import services
 
 
-@shared_task(name="notifications.deliver", acks_late=True)
+@shared_task(name="notifications.deliver", acks_late=True, **RETRY_OPTIONS)
 def deliver_notification(notification_id):
     return services.deliver(notification_id=notification_id).outcome
 
