@@ -5,6 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
@@ -58,7 +59,7 @@ test-faults: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench.flash_sale
+	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

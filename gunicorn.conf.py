@@ -6,10 +6,15 @@ WEB_CONCURRENCY (default cores + 1) come from the environment.
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-# Sync workers, one per core plus one: a booking is CPU-bound Python plus two
-# short network round trips (Redis, PostgreSQL), so threads would only contend on the GIL.
+# Sync workers, one per core plus one: a booking is CPU-bound Python plus short
+# loopback round trips (Redis, PostgreSQL), so threads would only contend on the
+# GIL. Measured with `make bench` on 2 cores (README, Benchmark): sync x3 beat
+# gthread 3x4 (131 vs 114 bookings/s, p99 390 vs 980 ms); sync x5 and gthread
+# 2x8 did no better. gevent would need psycopg2 made cooperative (psycogreen).
+# GUNICORN_WORKER_CLASS and GUNICORN_THREADS exist so the benchmark can compare.
 workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
-worker_class = "sync"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

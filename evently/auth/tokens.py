@@ -2,8 +2,9 @@
 from datetime import datetime, timezone
 from functools import wraps
 
+from flask import g
 from flask_jwt_extended import current_user, verify_jwt_in_request
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from evently.errors import Forbidden, Unauthorized, handle_app_error
 from evently.extensions import db, jwt
@@ -18,6 +19,9 @@ def user_identity(user):
 
 @jwt.user_lookup_loader
 def load_user(_header, payload):
+    found = g.pop("evently_token_user", None)
+    if found is not None and found[0] == payload["jti"]:
+        return found[1]
     try:
         return db.session.get(User, int(payload["sub"]))
     except (TypeError, ValueError):
@@ -34,7 +38,20 @@ def user_gone(_header, _payload):
 
 @jwt.token_in_blocklist_loader
 def is_revoked(_header, payload):
-    return db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti == payload["jti"])) is not None
+    """Asked before `load_user`, so it loads the token's user in the same query:
+    one round trip per authenticated request instead of two, and `load_user`
+    takes the user from `g` instead of reading it again."""
+    revoked = exists().where(RevokedToken.jti == payload["jti"])
+    try:
+        user_id = int(payload["sub"])
+    except (TypeError, ValueError):
+        user_id = None
+    if user_id is not None:
+        row = db.session.execute(select(User, revoked).where(User.id == user_id)).first()
+        if row is not None:
+            g.evently_token_user = (payload["jti"], row[0])  # the session only keeps a weak reference
+            return row[1]
+    return db.session.scalar(select(revoked))
 
 
 @jwt.revoked_token_loader

@@ -20,6 +20,9 @@ class Booking(TimestampMixin, db.Model):
         Index("ix_bookings_event_status", "event_id", "status"),
         Index("ix_bookings_created_at", "created_at"),
     )
+    # INSERT ... RETURNING the server defaults (created_at, status, ...), so a new
+    # booking can be answered without reading it back after commit.
+    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)

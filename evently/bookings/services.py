@@ -112,16 +112,17 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
     transaction records the outcome."""
     event = bookable_event(event_id, quantity=quantity)
     snapshot = EventSnapshot.of(event)
+    buyer = Buyer(user.id)  # read before the rollback expires `user`: re-reading it costs a SELECT
     db.session.rollback()  # hold no transaction open while we talk to Redis
     if mode == "direct" and current_app.config["BOOKING_STRATEGY"] == "pglock":
-        return _book_with_row_lock(user=user, event=snapshot, quantity=quantity,
+        return _book_with_row_lock(user=buyer, event=snapshot, quantity=quantity,
                                    allow_partial=allow_partial, join_waitlist=join_waitlist)
     hold_id = hold_id or holds.new_hold_id()
     for _attempt in range(2):
         decision = _take(snapshot, hold_id, quantity, allow_partial, join_waitlist, mode)
         faults.pause("BOOKING_TEST_PAUSE_SECONDS")
         try:
-            result = _record(user=user, event=snapshot, hold_id=hold_id, requested=quantity,
+            result = _record(user=buyer, event=snapshot, hold_id=hold_id, requested=quantity,
                              taken=decision.taken, waitlisted=decision.waitlisted, allow_partial=allow_partial)
         except GuardRejected:
             GUARD_REJECTIONS.inc()
@@ -144,6 +145,12 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
         BOOKINGS.labels("booked" if result.booking else "waitlisted").inc()
         return result
     raise Unavailable("Seat availability is being corrected; please retry.")
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """The acting user's id, all the recording transaction needs of them."""
+    id: int
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,7 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
     """One transaction: claim the hold, write booking and/or waitlist entry, guard capacity."""
     try:
         db.session.add(holds.committed_claim(event_id=event.id, hold_id=hold_id))
+        db.session.flush()  # the claim first, as before eager_defaults changed the flush order
         booking = entry = None
         if taken:
             booking = Booking(reference=booking_reference(), user_id=user.id, event_id=event.id, quantity=taken,
@@ -193,6 +201,9 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
         if booking:
             outbox.booking_confirmed(booking, event)
             _guard_capacity(event.id, taken)
+            # Flushed with every column loaded (eager_defaults): detached, the commit does not
+            # expire it, so the response is built without another checkout and SELECT.
+            db.session.expunge(booking)
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
@@ -324,6 +335,7 @@ def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
         db.session.flush()
         if booking:
             outbox.booking_confirmed(booking, event)
+            db.session.expunge(booking)  # as in _record: answered without a read-back
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()

@@ -1,0 +1,519 @@
+"""Flash-sale benchmark: the real stack (gunicorn + Celery worker) on loopback, driven by locust.
+
+    make bench                                   # both strategies, side by side (~2 minutes)
+    .venv/bin/python -m bench.flash_sale --duration 30 --users 64 --strategies redis
+    .venv/bin/python -m bench.flash_sale --profile   # py-spy records the gunicorn workers (flame graphs in /tmp/evently-flash-bench)
+
+It uses its own database (evently_flash, from BENCH_DATABASE_URL) and Redis DB
+index 7 (BENCH_REDIS_URL), rebuilt from the migrations and wiped on every run,
+so it never touches development or test data. For each strategy (`redis`: the
+Lua gate; `pglock`: lock the event row in PostgreSQL, no gate) it seeds a
+fresh hot event whose capacity is far below demand, starts gunicorn and a
+Celery worker, runs locust headless (one fresh account per booking of 1-4
+tickets, plus reads of the event list and detail), stops the server, and
+checks the outcome in PostgreSQL and Redis against every 201 the clients got.
+Then it prints one table with the strategies side by side.
+
+Every process it starts is stopped on the way out, whatever happens.
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.dirname(sys.executable)
+WORK = os.environ.get("BENCH_WORK_DIR", "/tmp/evently-flash-bench")
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently_flash")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
+
+# The server, the worker and this process all read these; set before config is imported.
+BENCH_ENV = {
+    "EVENTLY_ENV": "development",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "RATELIMIT_STORAGE_URI": REDIS_URL,
+    "CELERY_BROKER_URL": REDIS_URL,
+    "CELERY_RESULT_BACKEND": REDIS_URL,
+    # One client address sends everything here; per-IP limits would measure the limiter, not the engine.
+    "RATELIMIT_ENABLED": "false",
+    "JWT_ACCESS_MINUTES": "120",
+    "EVENTLY_ADMIN_EMAIL": "",
+    "FLASK_APP": "wsgi",
+    "HOST": "127.0.0.1",
+}
+os.environ.update(BENCH_ENV)
+sys.path.insert(0, ROOT)
+
+from sqlalchemy import text  # noqa: E402
+
+from evently import create_app  # noqa: E402
+from evently.dbsetup import ensure_database  # noqa: E402
+from evently.extensions import db, redis_client  # noqa: E402
+
+ENDPOINTS = ("POST /api/bookings", "GET /api/events", "GET /api/events/:id")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategies", default="redis,pglock")
+    parser.add_argument("--duration", type=int, default=25, help="seconds of flash-sale load per strategy")
+    parser.add_argument("--read-duration", type=int, default=10,
+                        help="seconds of list-only load (once, on the first strategy's server); 0 skips it")
+    parser.add_argument("--users", type=int, default=48, help="concurrent locust users (closed loop, no think time)")
+    parser.add_argument("--capacity", type=int, default=2000, help="seats of the hot event")
+    parser.add_argument("--accounts", type=int, default=30000, help="distinct seeded users (one per booking request)")
+    parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
+    parser.add_argument("--worker-class", default=None, help="gunicorn worker class (default: gunicorn.conf.py)")
+    parser.add_argument("--threads", type=int, default=None, help="threads per gthread worker")
+    parser.add_argument("--profile", action="store_true", help="record the gunicorn workers with py-spy")
+    parser.add_argument("--app-dir", default=ROOT,
+                        help="serve another checkout's code (e.g. `git archive` of a base commit) for before/after runs")
+    args = parser.parse_args()
+    strategies = [name.strip() for name in args.strategies.split(",") if name.strip()]
+    os.makedirs(WORK, exist_ok=True)
+
+    started = time.time()
+    processes = Processes()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        print(f"database {DATABASE_URL}, redis {REDIS_URL}")
+        prepare_database()
+        app = create_app()
+        with app.app_context():
+            tokens_path = seed_accounts(app, args.accounts)
+            filler_events()
+        results = []
+        for index, strategy in enumerate(strategies):
+            reads = args.read_duration if index == 0 else 0
+            results.append(run_strategy(app, processes, strategy, args, tokens_path, reads))
+        print_table(results, args)
+        print(f"\ntotal wall time {time.time() - started:.0f} s")
+        failed = [r["strategy"] for r in results if not all(ok for _name, ok, _detail in r["checks"])]
+        if failed:
+            print(f"INVARIANTS FAILED for: {', '.join(failed)}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        processes.stop_all()
+
+
+# ---------------------------------------------------------------- processes
+
+class Processes:
+    """Everything this run started, stopped by process group on the way out."""
+
+    def __init__(self):
+        self.running = {}
+
+    def start(self, name, argv, env=None, log=None, cwd=ROOT):
+        out = open(os.path.join(WORK, f"{log or name}.log"), "w")
+        process = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.running[name] = (process, out)
+        return process
+
+    def stop(self, name, grace=15):
+        process, out = self.running.pop(name, (None, None))
+        if process is None:
+            return
+        if process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait(5)
+        _signal_group(process, signal.SIGKILL)  # stragglers left in the group
+        out.close()
+
+    def stop_all(self):
+        for name in list(self.running):
+            self.stop(name)
+
+
+def _signal_group(process, sig):
+    try:
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def group_cpu_seconds(process):
+    """User+system CPU of a process and its children so far (psutil comes with locust)."""
+    import psutil
+
+    try:
+        root = psutil.Process(process.pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def machine_busy_seconds():
+    """CPU seconds all cores spent not idle, from /proc/stat."""
+    with open("/proc/stat") as src:
+        fields = [int(value) for value in src.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds():
+    """CPU of the PostgreSQL backends serving the benchmark database (other suites share the server)."""
+    import psutil
+
+    database = DATABASE_URL.rsplit("/", 1)[-1]
+    total = 0.0
+    for proc in psutil.process_iter(["username", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if proc.info["username"] == "postgres" and f" {database} " in f"{cmdline} ":
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
+# ---------------------------------------------------------------- data
+
+def prepare_database():
+    ensure_database(DATABASE_URL)
+    subprocess.run([os.path.join(BIN, "flask"), "db", "upgrade"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, env=os.environ)
+
+
+def wipe():
+    db.session.remove()
+    tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+    with db.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    redis_client.flushdb()
+
+
+def seed_accounts(app, count):
+    """`count` users (one shared password hash: logins are not what is measured) and their access tokens."""
+    from argon2 import PasswordHasher
+    from flask_jwt_extended import create_access_token
+
+    started = time.time()
+    wipe()
+    password_hash = PasswordHasher().hash("bench-password")
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO users (email, name, password_hash, role) "
+            "SELECT 'buyer' || n || '@bench.evently', 'Buyer ' || n, :hash, 'user' FROM generate_series(1, :count) n"
+        ), {"hash": password_hash, "count": count})
+        connection.execute(text(
+            "INSERT INTO users (email, name, password_hash, role) VALUES ('admin@bench.evently', 'Admin', :hash, 'admin')"
+        ), {"hash": password_hash})
+        ids = [row[0] for row in connection.execute(text("SELECT id FROM users WHERE role = 'user' ORDER BY id"))]
+    tokens = [(user_id, create_access_token(identity=str(user_id))) for user_id in ids]
+    path = os.path.join(WORK, "tokens.json")
+    with open(path, "w") as out:
+        json.dump(tokens, out)
+    print(f"seeded {count} accounts with tokens in {time.time() - started:.1f} s")
+    return path
+
+
+def filler_events():
+    """19 other published events, so the list endpoint serves a full page of 20."""
+    starts = datetime.now(timezone.utc) + timedelta(days=10)
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO events (title, description, venue, starts_at, ends_at, capacity, price, currency, status) "
+            "SELECT 'Concert ' || n, 'A night of music number ' || n, 'Hall ' || (n % 4), "
+            "       :starts + n * interval '1 day', :starts + n * interval '1 day' + interval '3 hours', "
+            "       500, 25.00, 'USD', 'published' FROM generate_series(1, 19) n"
+        ), {"starts": starts})
+
+
+def hot_event(capacity):
+    starts = datetime.now(timezone.utc) + timedelta(days=30)
+    with db.engine.begin() as connection:
+        return connection.execute(text(
+            "INSERT INTO events (title, description, venue, starts_at, ends_at, capacity, price, currency, status, "
+            "max_per_booking) VALUES ('Flash sale', 'The hot one', 'Arena', :starts, :ends, :capacity, 49.90, "
+            "'EUR', 'published', 10) RETURNING id"
+        ), {"starts": starts, "ends": starts + timedelta(hours=3), "capacity": capacity}).scalar()
+
+
+def reset_sale():
+    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts and filler events."""
+    db.session.remove()
+    with db.engine.begin() as connection:
+        keep = {"users", "events", "alembic_version"}
+        others = [t.name for t in db.metadata.sorted_tables if t.name not in keep]
+        connection.execute(text(f"TRUNCATE {', '.join(others)} CASCADE"))
+        connection.execute(text("DELETE FROM events WHERE title = 'Flash sale'"))
+        connection.execute(text("UPDATE events SET booked_seats = 0"))
+    redis_client.flushdb()
+
+
+# ---------------------------------------------------------------- one strategy
+
+def run_strategy(app, processes, strategy, args, tokens_path, read_duration):
+    print(f"\n== strategy {strategy} ==")
+    with app.app_context():
+        reset_sale()
+        event_id = hot_event(args.capacity)
+    port = free_port()
+    server_env = {"BOOKING_STRATEGY": strategy, "PORT": str(port), "LOG_LEVEL": "WARNING"}
+    if args.workers:
+        server_env["WEB_CONCURRENCY"] = str(args.workers)
+    if args.worker_class:
+        server_env["GUNICORN_WORKER_CLASS"] = args.worker_class
+    if args.threads:
+        server_env["GUNICORN_THREADS"] = str(args.threads)
+    server = processes.start("gunicorn", [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
+                             env=server_env, log=f"gunicorn-{strategy}", cwd=args.app_dir)
+    worker = processes.start("celery", [os.path.join(BIN, "celery"), "-A", "celery_worker.celery", "worker",
+                                        "--loglevel=WARNING", "--concurrency=1", "--queues=evently", "--pool=solo"],
+                             env={"BOOKING_STRATEGY": strategy}, log=f"celery-{strategy}", cwd=args.app_dir)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base}/healthz")
+        for _ in range(20):  # every worker imports lazily on its first requests
+            urllib.request.urlopen(f"{base}/api/events/{event_id}", timeout=5).read()
+
+        profiler = None
+        if args.profile:
+            profiler = processes.start("py-spy", [os.path.join(BIN, "py-spy"), "record", "--subprocesses",
+                                                  "--pid", str(server.pid), "--rate", "200", "--duration",
+                                                  str(args.duration), "--format", "raw", "--output",
+                                                  os.path.join(WORK, f"profile-{strategy}.txt")],
+                                       log=f"py-spy-{strategy}")
+        cpu_before = (group_cpu_seconds(server), group_cpu_seconds(worker), postgres_cpu_seconds())
+        busy_before = machine_busy_seconds()
+        flash = run_locust(processes, base, event_id, tokens_path, "flash", args.duration, args.users, strategy)
+        cpu_after = (group_cpu_seconds(server), group_cpu_seconds(worker), postgres_cpu_seconds())
+        busy = machine_busy_seconds() - busy_before
+        if profiler is not None:
+            profiler.wait(args.duration + 30)
+            processes.stop("py-spy")
+        reads = None
+        if read_duration:
+            reads = run_locust(processes, base, event_id, tokens_path, "reads", read_duration, args.users,
+                               f"{strategy}-reads")
+    finally:
+        processes.stop("gunicorn")  # no request in flight while the invariants are checked
+    with app.app_context():
+        checks, facts = check_invariants(event_id, args.capacity, flash["outcomes"], strategy)
+    processes.stop("celery")
+    cpu = {name: after - before for name, before, after in zip(("gunicorn", "celery", "postgres"), cpu_before, cpu_after)}
+    cpu["locust"] = flash["cpu"]
+    # Whatever else ran on the machine meanwhile (other test suites share these 2 cores).
+    cpu["other"] = max(busy - sum(cpu.values()), 0.0)
+    cpu["busy"] = busy
+    result = {"strategy": strategy, "flash": flash, "reads": reads, "checks": checks, "facts": facts, "cpu": cpu}
+    for name, ok, detail in checks:
+        print(f"  [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    return result
+
+
+def run_locust(processes, base, event_id, tokens_path, mix, duration, users, label):
+    prefix = os.path.join(WORK, f"locust-{label}")
+    outcomes_path = f"{prefix}-outcomes.json"
+    env = {"BENCH_EVENT_ID": str(event_id), "BENCH_TOKENS": tokens_path, "BENCH_OUTCOMES": outcomes_path,
+           "BENCH_MIX": mix}
+    argv = [os.path.join(BIN, "locust"), "-f", os.path.join(ROOT, "bench", "locustfile.py"), "--headless",
+            "--host", base, "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration}s",
+            "--stop-timeout", "10", "--csv", prefix, "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    print(f"  locust {mix}: {users} users for {duration} s ...", flush=True)
+    process = processes.start("locust", argv, env=env, log=f"locust-{label}")
+    cpu, deadline = 0.0, time.time() + duration + 60
+    while process.poll() is None and time.time() < deadline:
+        cpu = group_cpu_seconds(process) or cpu  # sampled: a reaped process has no times left to read
+        time.sleep(0.5)
+    processes.stop("locust")
+    with open(outcomes_path) as src:
+        outcomes = json.load(src)
+    stats = read_stats(f"{prefix}_stats.csv")
+    return {"stats": stats, "outcomes": outcomes, "cpu": cpu}
+
+
+def read_stats(path):
+    import csv
+
+    stats = {}
+    with open(path) as src:
+        for row in csv.DictReader(src):
+            stats[row["Name"]] = {
+                "count": int(row["Request Count"]), "failures": int(row["Failure Count"]),
+                "rps": float(row["Requests/s"]), "p50": float(row["50%"]), "p95": float(row["95%"]),
+                "p99": float(row["99%"]), "max": float(row["Max Response Time"]),
+            }
+    return stats
+
+
+# ---------------------------------------------------------------- invariants
+
+def check_invariants(event_id, capacity, outcomes, strategy):
+    """Compare PostgreSQL (and the gate) with every 201 the clients were given."""
+    from evently.seats import gate, reconcile
+
+    acked = outcomes["acknowledged"]
+    demand = sum(item["requested"] for item in acked)
+    told_booked = sum(item["booked"] for item in acked)
+    told_waiting = sum(item["waitlisted"] for item in acked)
+    session = db.session
+    booked_seats, cap = session.execute(text("SELECT booked_seats, capacity FROM events WHERE id = :id"),
+                                        {"id": event_id}).one()
+    confirmed = dict(session.execute(text(
+        "SELECT id, quantity FROM bookings WHERE event_id = :id AND status = 'confirmed'"), {"id": event_id}).all())
+    waiting = dict(session.execute(text(
+        "SELECT id, quantity_remaining FROM waitlist_entries WHERE event_id = :id AND status = 'waiting'"),
+        {"id": event_id}).all())
+    db.session.rollback()
+    missing_bookings = [item["bookingId"] for item in acked
+                        if item["bookingId"] and confirmed.get(item["bookingId"]) != item["booked"]]
+    missing_entries = [item["entryId"] for item in acked
+                       if item["entryId"] and waiting.get(item["entryId"]) != item["waitlisted"]]
+    acked_bookings = {item["bookingId"] for item in acked if item["bookingId"]}
+    unacknowledged = [bid for bid in confirmed if bid not in acked_bookings]
+    sum_confirmed = sum(confirmed.values())
+    sum_waiting = sum(waiting.values())
+    unserved = sum(item["requested"] - item["booked"] for item in acked)
+    checks = [
+        ("booked seats == min(capacity, demand of 201s)", booked_seats == min(cap, demand),
+         f"{booked_seats} == min({cap}, {demand})"),
+        ("0 oversold: sum(confirmed) == booked_seats <= capacity", sum_confirmed == booked_seats <= cap,
+         f"{sum_confirmed} == {booked_seats} <= {cap}"),
+        ("every 201 booking in PostgreSQL", not missing_bookings,
+         f"{len(acked_bookings) - len(missing_bookings)}/{len(acked_bookings)} present"
+         + (f", {len(unacknowledged)} committed without a 201 (client timeout)" if unacknowledged else "")),
+        ("every 201 waitlist entry in PostgreSQL", not missing_entries,
+         f"{sum(1 for i in acked if i['entryId']) - len(missing_entries)}/{sum(1 for i in acked if i['entryId'])} present"),
+        ("waitlist sum == requested - booked over 201s", sum_waiting == unserved == told_waiting,
+         f"{sum_waiting} == {unserved}"),
+        ("clients told booked == booked_seats", told_booked == booked_seats, f"{told_booked} == {booked_seats}"),
+    ]
+    if strategy == "redis":
+        state = gate.state(event_id=event_id)
+        avail, nwait = int(state.get("avail", -1)), int(state.get("nwait", 0))
+        in_flight = sum(1 for key in state if key.startswith("h:"))
+        checks.append(("Redis gate avail == capacity - booked, no holds left",
+                       avail == cap - booked_seats and in_flight == 0 and nwait == len(waiting),
+                       f"avail {avail} == {cap - booked_seats}, holds {in_flight}, nwait {nwait} == {len(waiting)}"))
+        # What `flask seats reconcile` does, for the hot event (the filler events never had a gate to correct).
+        report = reconcile.reconcile_event(event_id=event_id)
+        db.session.remove()
+        checks.append(("seats reconcile finds nothing to correct", not report.corrected,
+                       f"avail {report.avail_before} -> {report.avail_after}, holds returned {report.reaped_holds}"))
+    facts = {"demand": demand, "booked": booked_seats, "capacity": cap, "waiting": sum_waiting,
+             "unacknowledged": len(unacknowledged)}
+    if acked:
+        sold_at = [item["at"] for item in acked if item["booked"]]
+        if sold_at and booked_seats >= cap:
+            facts["sellout_seconds"] = max(sold_at) - outcomes["firstAt"]
+    return checks, facts
+
+
+# ---------------------------------------------------------------- report
+
+def print_table(results, args):
+    def fmt(value, digits=0):
+        return "-" if value is None else f"{value:,.{digits}f}"
+
+    rows = []
+
+    def row(label, getter, digits=0, higher_is_better=True):
+        values = []
+        for result in results:
+            try:
+                values.append(getter(result))
+            except (KeyError, TypeError, ZeroDivisionError):
+                values.append(None)
+        ratio = None
+        if len(values) == 2 and values[0] is not None and values[1]:
+            ratio = values[0] / values[1]
+        rows.append((label, [fmt(v, digits) for v in values], "-" if ratio is None else f"{ratio:.2f}x"))
+
+    def stat(result, name, key):
+        return result["flash"]["stats"][name][key]
+
+    def duration(result):
+        outcomes = result["flash"]["outcomes"]
+        return outcomes["lastAt"] - outcomes["firstAt"]
+
+    row("booking requests/s (answered 201)", lambda r: len(r["flash"]["outcomes"]["acknowledged"]) / duration(r))
+    row("all requests/s", lambda r: stat(r, "Aggregated", "count") / duration(r))
+    row("seats sold/s until sold out", lambda r: r["facts"]["capacity"] / r["facts"]["sellout_seconds"])
+    row("sold out after (s)", lambda r: r["facts"]["sellout_seconds"], 1)
+    for name in ENDPOINTS:
+        row(f"{name} req/s", lambda r, n=name: stat(r, n, "count") / duration(r))
+        for key in ("p50", "p95", "p99"):
+            row(f"{name} {key} ms", lambda r, n=name, k=key: stat(r, n, k))
+    row("gunicorn CPU ms per request", lambda r: 1000 * r["cpu"]["gunicorn"] / stat(r, "Aggregated", "count"), 2)
+    row("postgres CPU ms per request (bench backends)",
+        lambda r: 1000 * r["cpu"]["postgres"] / stat(r, "Aggregated", "count"), 2)
+    row("locust CPU ms per request", lambda r: 1000 * r["cpu"]["locust"] / stat(r, "Aggregated", "count"), 2)
+    row("CPU used by other processes (cores)", lambda r: r["cpu"]["other"] / duration(r), 2)
+
+    labels = [r["strategy"] for r in results]
+    load = os.getloadavg()
+    print(f"\nmachine: {os.cpu_count()} cores, load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    width = max(len(label) for label, _v, _r in rows) + 2
+    header = f"{'':<{width}}" + "".join(f"{label:>12}" for label in labels) + (f"{'ratio':>10}" if len(results) == 2 else "")
+    print(f"\n== flash sale: {args.users} users, {args.duration} s per strategy, hot event of {args.capacity} seats ==")
+    if len(results) == 2:
+        print(f"(ratio = {labels[0]} / {labels[1]})")
+    print(header)
+    for label, values, ratio in rows:
+        print(f"{label:<{width}}" + "".join(f"{v:>12}" for v in values) + (f"{ratio:>10}" if len(results) == 2 else ""))
+
+    print("\nstatus counts")
+    for result in results:
+        statuses = result["flash"]["outcomes"]["statuses"]
+        print(f"  {result['strategy']:<8} " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
+    print("\ninvariants (PostgreSQL and Redis after the server stopped)")
+    for result in results:
+        for name, ok, detail in result["checks"]:
+            print(f"  {result['strategy']:<8} [{'ok' if ok else 'FAIL'}] {name}: {detail}")
+    for result in results:
+        reads = result["reads"]
+        if reads:
+            outcomes = reads["outcomes"]
+            seconds = outcomes["lastAt"] - outcomes["firstAt"]
+            s = reads["stats"]["GET /api/events"]
+            errors = {k: v for k, v in outcomes["statuses"].items() if not k.endswith(" 200")}
+            print(f"\nevent list alone ({result['strategy']} server, {args.users} users, {args.read_duration} s): "
+                  f"{s['count'] / seconds:,.0f} req/s, p50 {s['p50']:.0f} ms, p95 {s['p95']:.0f} ms, "
+                  f"p99 {s['p99']:.0f} ms, errors {errors or 0}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
