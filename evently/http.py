@@ -1,10 +1,13 @@
 """HTTP building blocks: the Api/Blueprint that answer bad input with 400, the
 camelCase Schema base that rejects unknown keys and unstorable text, response envelopes and pagination."""
+import copy
 import math
 from collections.abc import Mapping
+from http import HTTPStatus
 
 import marshmallow as ma
 import simplejson
+from apispec import BasePlugin
 from flask import request
 from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api as SmorestApi
@@ -15,6 +18,9 @@ from webargs.flaskparser import FlaskParser
 class Parser(FlaskParser):
     # The contract says 400 VALIDATION_ERROR; webargs/flask-smorest default to 422.
     DEFAULT_VALIDATION_STATUS = 400
+    # Unknown fields are rejected in query strings too (webargs would silently drop them).
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+                                   "query": ma.RAISE, "querystring": ma.RAISE}
 
     def load_json(self, req, schema):
         try:
@@ -22,6 +28,17 @@ class Parser(FlaskParser):
         except RecursionError as error:
             # json.loads recurses once per nesting level: "[[[[..." is bad input, not a 500.
             self._handle_invalid_json_error(error, req)
+
+
+    def load_querystring(self, req, schema):
+        # webargs would silently take the first of `?page=1&page=2`; an ambiguous request is a 400.
+        proxy = super().load_querystring(req, schema)
+        fields = {field.data_key or name: field for name, field in schema.fields.items()}
+        repeated = {key: ["Give this parameter at most once."] for key, values in req.args.lists()
+                    if len(values) > 1 and key in fields and not proxy._is_multiple(fields[key])}
+        if repeated:
+            raise ma.ValidationError(repeated)
+        return proxy
 
 
 class Blueprint(SmorestBlueprint):
@@ -40,8 +57,55 @@ class ErrorEnvelopeSchema(ma.Schema):
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+BEARER_AUTH = "bearerAuth"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _response_ref(status):
+    """flask-smorest registers one error response (the envelope) per HTTPStatus name."""
+    return HTTPStatus(int(status)).name
+
+
+class CommonErrorsPlugin(BasePlugin):
+    """Declares on every operation the errors any of them can answer with, so the
+    document lists them explicitly instead of hiding them behind `default`."""
+
+    def operation_helper(self, path=None, operations=None, **_kwargs):
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            statuses = [429, 503]  # the default rate limit; PostgreSQL or Redis down
+            if "{" in (path or ""):
+                statuses.append(404)
+            if method.upper() in BODY_METHODS:  # any body sent to them is checked: too big, not JSON
+                statuses += [413, 415]
+            declared = {str(code) for code in responses}
+            for status in statuses:
+                if str(status) not in declared:
+                    responses[status] = _response_ref(status)
+
+
+def document_errors(*statuses, security=None):
+    """Decorator adding error responses (the envelope) and optionally `security` to a view's OpenAPI doc."""
+
+    def decorator(view):
+        apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
+        responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+        for status in statuses:
+            responses.setdefault(status, [_response_ref(status)])
+        if security is not None:
+            apidoc.setdefault("manual_doc", {})["security"] = security
+        view._apidoc = apidoc
+        return view
+
+    return decorator
+
+
 class Api(SmorestApi):
     ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def init_app(self, app, *, spec_kwargs=None):
+        super().init_app(app, spec_kwargs={"extra_plugins": [CommonErrorsPlugin()], **(spec_kwargs or {})})
+        self.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
 
     def _register_error_handlers(self):
         """Errors are rendered by evently.errors, not by flask-smorest's default payload."""

@@ -3,11 +3,11 @@ from flask import current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
 from evently.extensions import limiter
-from evently.http import Blueprint, envelope
+from evently.http import Blueprint, document_errors, envelope
 
 from . import services
 from .schemas import AccessTokenSchema, AuthResultSchema, LoginSchema, RegisterSchema, UserDataSchema
-from .tokens import admin_required, auth_required, expiry_of
+from .tokens import BEARER, admin_required, auth_required, expiry_of
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens")
 
@@ -17,6 +17,7 @@ def auth_limit():
 
 
 @blp.post("/register")
+@document_errors(409)
 @limiter.limit(auth_limit)
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(AuthResultSchema))
@@ -27,6 +28,7 @@ def register(body):
 
 
 @blp.post("/login")
+@document_errors(401)
 @limiter.limit(auth_limit)
 @blp.arguments(LoginSchema)
 @blp.response(200, envelope(AuthResultSchema))
@@ -36,6 +38,7 @@ def login(body):
 
 
 @blp.post("/refresh")
+@document_errors(401, security=BEARER)
 @jwt_required(refresh=True)
 @blp.response(200, envelope(AccessTokenSchema))
 def refresh():
@@ -44,6 +47,7 @@ def refresh():
 
 
 @blp.post("/logout")
+@document_errors(401, security=BEARER)
 @jwt_required(verify_type=False)
 @blp.response(200, envelope(AccessTokenSchema, name="LogoutEnvelope"))
 def logout():
@@ -61,6 +65,7 @@ def me():
 
 
 @blp.post("/create-admin")
+@document_errors(409)
 @admin_required
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(UserDataSchema, name="AdminEnvelope"))

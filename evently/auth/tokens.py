@@ -8,6 +8,7 @@ from sqlalchemy import exists, select
 
 from evently.errors import Forbidden, Unauthorized, handle_app_error
 from evently.extensions import db, jwt
+from evently.http import BEARER_AUTH, document_errors
 
 from .models import RevokedToken, User
 
@@ -64,13 +65,16 @@ def reject_token(*_args):
     return handle_app_error(Unauthorized("The access token is missing, invalid, expired or revoked."))
 
 
+BEARER = [{BEARER_AUTH: []}]
+
+
 def auth_required(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         verify_jwt_in_request()
         return view(*args, **kwargs)
 
-    return wrapper
+    return document_errors(401, security=BEARER)(wrapper)
 
 
 def admin_required(view):
@@ -81,7 +85,7 @@ def admin_required(view):
             raise Forbidden("Only administrators may do this.")
         return view(*args, **kwargs)
 
-    return wrapper
+    return document_errors(401, 403, security=BEARER)(wrapper)
 
 
 def optional_user():

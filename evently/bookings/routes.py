@@ -6,7 +6,7 @@ from flask_jwt_extended import current_user
 
 from evently.auth.tokens import auth_required
 from evently.errors import ValidationError
-from evently.http import Blueprint, envelope, page_meta
+from evently.http import Blueprint, ErrorEnvelopeSchema, document_errors, envelope, page_meta
 
 from . import idempotency, services
 from .schemas import BookingCreateSchema, BookingQuerySchema, BookingResultSchema, BookingSchema
@@ -18,10 +18,14 @@ BookingResultEnvelope = envelope(BookingResultSchema)
 
 
 @blp.post("")
+@document_errors(404, 409)
+@blp.alt_response(422, schema=ErrorEnvelopeSchema,
+                  description="IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came earlier with another body.")
 @auth_required
 @blp.arguments(BookingCreateSchema)
 @blp.response(201, BookingResultEnvelope)
-@blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
+@blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "required": False,
+                      "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
                       "description": "Retries with the same key and body replay the first response."}])
 def create_booking(body):
     """Book tickets; what cannot be booked now joins the waitlist (unless joinWaitlist is false)."""
@@ -74,6 +78,7 @@ def get_booking(booking_id):
 
 
 @blp.delete("/<int:booking_id>")
+@document_errors(409)
 @auth_required
 @blp.response(200, envelope(BookingSchema, name="CancelledBookingEnvelope"))
 def cancel_booking(booking_id):

@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import Money, UtcDateTime
+from evently.common.fields import Money, StrictBoolean, UtcDateTime
 from evently.http import PageQuerySchema, Schema
 from evently.waitlist.schemas import WaitlistEntrySchema
 
@@ -10,8 +10,8 @@ from evently.waitlist.schemas import WaitlistEntrySchema
 class BookingCreateSchema(Schema):
     event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
     quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
-    allow_partial = ma.fields.Boolean(load_default=True)
-    join_waitlist = ma.fields.Boolean(load_default=True)
+    allow_partial = StrictBoolean(load_default=True)
+    join_waitlist = StrictBoolean(load_default=True)
 
 
 class BookingQuerySchema(PageQuerySchema):

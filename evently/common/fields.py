@@ -31,3 +31,13 @@ class Money(ma.fields.Decimal):
         if value is None:
             return None
         return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """A JSON true or false only: marshmallow would also take 0, 1, "yes", "on" or "true",
+    which the documented `boolean` does not allow."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value

@@ -3,7 +3,7 @@ import marshmallow as ma
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import admin_required, optional_user
-from evently.http import Blueprint, envelope, page_meta
+from evently.http import Blueprint, document_errors, envelope, page_meta
 
 from . import services
 from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema, JobSchema
@@ -12,6 +12,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/events", description="event
 
 
 @blp.get("")
+@document_errors(401, 403)  # `status` is for admins; a bad token is refused
 # webargs excludes unknown query keys by default; the contract rejects them.
 @blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
 @blp.response(200, envelope(EventSchema, many=True, paginated=True))
@@ -28,6 +29,7 @@ def list_events(**query):
 
 
 @blp.get("/<int:event_id>")
+@document_errors(401)  # a bad token is refused
 @blp.response(200, envelope(EventSchema))
 def get_event(event_id):
     """One event: published ones for everyone, any status for admins; otherwise 404."""
@@ -44,6 +46,7 @@ def create_event(body):
 
 
 @blp.put("/<int:event_id>")
+@document_errors(409)
 @admin_required
 @blp.arguments(EventUpdateSchema)
 @blp.response(200, envelope(EventSchema))
@@ -55,6 +58,7 @@ def update_event(body, event_id):
 
 
 @blp.delete("/<int:event_id>")
+@document_errors(409)
 @admin_required
 @blp.response(200, envelope(EventRemovalSchema))
 def delete_event(event_id):

@@ -2,7 +2,7 @@
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import admin_required, auth_required
-from evently.http import Blueprint, envelope, page_meta
+from evently.http import Blueprint, document_errors, envelope, page_meta
 
 from . import services
 from .schemas import QueueEntrySchema, QueueQuerySchema, WaitlistEntryDataSchema, WaitlistEntrySchema, WaitlistJoinSchema
@@ -11,6 +11,7 @@ blp = Blueprint("waitlist", __name__, url_prefix="/api", description="Waitlist")
 
 
 @blp.post("/waitlist")
+@document_errors(404, 409)
 @auth_required
 @blp.arguments(WaitlistJoinSchema)
 @blp.response(201, envelope(WaitlistEntryDataSchema))

@@ -2,14 +2,14 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import UtcDateTime
+from evently.common.fields import StrictBoolean, UtcDateTime
 from evently.http import PageQuerySchema, Schema
 
 
 class WaitlistJoinSchema(Schema):
     event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
     quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
-    allow_partial = ma.fields.Boolean(load_default=True, metadata={
+    allow_partial = StrictBoolean(load_default=True, metadata={
         "description": "Accept part of the seats when fewer are freed (default). All-or-nothing entries keep "
                        "their place but are skipped until enough seats are free at once."})
 
