@@ -2,7 +2,7 @@
 import marshmallow as ma
 
 from evently.auth.tokens import admin_required
-from evently.http import Blueprint, envelope
+from evently.http import Blueprint, document_errors, envelope
 
 from . import services
 from .schemas import (
@@ -36,6 +36,7 @@ def overview(_query):
 
 @blp.get("/revenue")
 @admin_required
+@document_errors(404)
 @blp.arguments(RevenueQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
 @blp.response(200, envelope(RevenueSeriesSchema))
 def revenue(**query):

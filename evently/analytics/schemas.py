@@ -1,4 +1,6 @@
 """Analytics request and response schemas."""
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -9,6 +11,11 @@ from .buckets import GRANULARITIES, MAX_BUCKETS, resolve_range
 
 MAX_ID = 2**63 - 1  # BIGINT: a larger id is a 400, not a psycopg2 overflow
 EVENT_SORTS = ("popularity", "revenue", "utilization")
+# Days a range may name. Bookings cannot predate the epoch, and the bounds keep the bucket
+# arithmetic (a default `from` months before `to`, the bucket after `to`) inside datetime.date's
+# years 1..9999: 0001-01-02 or 9999-12-31 would otherwise overflow into a 500.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+DAY_IN_RANGE = validate.Range(min=FIRST_DAY, max=LAST_DAY)
 
 
 class OverviewQuerySchema(Schema):
@@ -16,10 +23,10 @@ class OverviewQuerySchema(Schema):
 
 
 class RangeQuerySchema(Schema):
-    day_from = ma.fields.Date(data_key="from", metadata={
+    day_from = ma.fields.Date(data_key="from", validate=DAY_IN_RANGE, metadata={
         "description": "First UTC day included (YYYY-MM-DD). Default: the start of the bucket "
                        "DEFAULT_BUCKETS back from `to` (30 days, 12 weeks or 12 months)."})
-    day_to = ma.fields.Date(data_key="to", metadata={
+    day_to = ma.fields.Date(data_key="to", validate=DAY_IN_RANGE, metadata={
         "description": "Last UTC day included (YYYY-MM-DD). Default: today (UTC)."})
 
     @ma.post_load

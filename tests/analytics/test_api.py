@@ -74,6 +74,11 @@ def test_non_admin_is_403_before_parameters_are_judged(client, user_headers, url
     ("/api/analytics/revenue", {"from": "2000-01-01", "to": "2026-01-01", "granularity": "week"}, "to"),
     ("/api/analytics/revenue", {"from": "1990-01-01", "to": "2026-01-01", "granularity": "month"}, "to"),
     ("/api/analytics/revenue", {"from": "2020-01-01"}, "to"),  # `to` defaults to today: > 366 days
+    # Dates near datetime.date's limits: the default `from` or the next bucket would overflow (once a 500).
+    ("/api/analytics/revenue", {"to": "0001-01-02", "granularity": "day"}, "to"),
+    ("/api/analytics/revenue", {"from": "9999-12-31", "granularity": "month"}, "from"),
+    ("/api/analytics/revenue", {"from": "1969-12-31", "to": "1970-01-01"}, "from"),
+    ("/api/analytics/users", {"to": "9999-12-31", "granularity": "week"}, "to"),
     ("/api/analytics/revenue", {"eventId": "abc"}, "eventId"),
     ("/api/analytics/revenue", {"eventId": "0"}, "eventId"),
     ("/api/analytics/revenue", {"eventId": str(2**63)}, "eventId"),
