@@ -99,6 +99,8 @@ class Config:
     # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
     CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
     ANALYTICS_ROLLUP_SECONDS = env_int("ANALYTICS_ROLLUP_SECONDS", 60)
+    # How long each web process reuses a rendered public event list (evently/events/list_cache.py).
+    EVENT_LIST_CACHE_SECONDS = float(env("EVENT_LIST_CACHE_SECONDS", "1"))
 
     CELERY = {
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
@@ -129,6 +131,8 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
     CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
+    # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
+    EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))
     # Fault-injection only: a promotion step sleeps between its Redis take and its commit.
     PROMOTION_TEST_PAUSE_SECONDS = float(env("PROMOTION_TEST_PAUSE_SECONDS", "0"))
     BOOKING_TEST_PAUSE_SECONDS = float(env("BOOKING_TEST_PAUSE_SECONDS", "0"))

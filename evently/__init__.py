@@ -60,6 +60,9 @@ def register_extensions(app):
     cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
                   expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
     api.init_app(app)
+    from evently.events import list_cache
+
+    list_cache.init_app(app)
 
     app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks

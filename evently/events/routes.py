@@ -5,27 +5,38 @@ from flask_jwt_extended import current_user
 from evently.auth.tokens import admin_required, optional_user
 from evently.http import Blueprint, document_errors, envelope, page_meta
 
-from . import services
+from . import list_cache, services
 from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema, JobSchema
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="events")
+
+
+EventListEnvelope = envelope(EventSchema, many=True, paginated=True)
 
 
 @blp.get("")
 @document_errors(401, 403)  # `status` is for admins; a bad token is refused
 # webargs excludes unknown query keys by default; the contract rejects them.
 @blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
-@blp.response(200, envelope(EventSchema, many=True, paginated=True))
+@blp.response(200, EventListEnvelope)
 def list_events(**query):
     """Published, upcoming events (public).
 
     `from` defaults to now; pass an earlier `from` to see past events. `q` matches
     a case-insensitive substring of the title or description; `venue` is a
     case-insensitive exact match. `status` (draft|published|cancelled|all) is for
-    admins only: 401 without a token, 403 with a non-admin token."""
-    page = services.list_events(viewer=optional_user(), **query)
-    return {"message": "Events.", "data": page.items,
-            "meta": page_meta(page=page.page, per_page=page.per_page, total=page.total)}
+    admins only: 401 without a token, 403 with a non-admin token. The public list
+    may be up to EVENT_LIST_CACHE_SECONDS (1 s) behind; an event's own page is live."""
+    viewer = optional_user()  # before the cache: a bad token is refused either way
+
+    def render():
+        page = services.list_events(viewer=viewer, **query)
+        return {"message": "Events.", "data": page.items,
+                "meta": page_meta(page=page.page, per_page=page.per_page, total=page.total)}
+
+    if query.get("status") is not None:  # the admin view is never cached
+        return render()
+    return list_cache.cached_json(query, lambda: EventListEnvelope().dump(render()))
 
 
 @blp.get("/<int:event_id>")

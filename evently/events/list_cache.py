@@ -1,0 +1,53 @@
+"""A per-process, one-second cache of the public event list.
+
+The catalogue page is the hottest read in a flash sale and the same for every
+visitor, yet rendering it costs three queries, a Redis round trip and the
+serialization of twenty events. Each web process keeps the rendered body for
+EVENT_LIST_CACHE_SECONDS (default 1; 0 turns it off), keyed by the validated
+query. What that costs: `availableSeats` and `waitlistCount` on the list may be
+up to that long behind, as may an admin's edit seen from another process. The
+event detail and every booking decision stay live, so nothing is sold from a
+stale number. The admin view (`status=`) is never cached.
+
+Per process rather than in Redis: a hit then costs no round trip at all, and a
+Redis outage cannot turn into errors on the list.
+"""
+import threading
+
+from cachetools import TTLCache
+from flask import current_app
+
+MAX_PAGES = 512  # distinct (filter, sort, page) combinations kept per process
+
+
+class ListCache:
+    def __init__(self, seconds):
+        self._pages = TTLCache(maxsize=MAX_PAGES, ttl=seconds)
+        self._lock = threading.Lock()  # TTLCache is not thread-safe (gthread workers)
+
+    def get(self, key):
+        with self._lock:
+            return self._pages.get(key)
+
+    def put(self, key, body):
+        with self._lock:
+            self._pages[key] = body
+
+
+def init_app(app):
+    seconds = app.config["EVENT_LIST_CACHE_SECONDS"]
+    app.extensions["evently_list_cache"] = ListCache(seconds) if seconds > 0 else None
+
+
+def cached_json(query, render):
+    """The 200 JSON response for `query`: the kept body, or `render()` (a JSON-able
+    payload) serialized once and kept."""
+    cache = current_app.extensions.get("evently_list_cache")
+    key = tuple(sorted(query.items()))
+    body = cache.get(key) if cache is not None else None
+    if body is not None:
+        return current_app.response_class(body, status=200, mimetype=current_app.json.mimetype)
+    response = current_app.json.response(render())
+    if cache is not None:
+        cache.put(key, response.get_data())
+    return response
