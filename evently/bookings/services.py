@@ -188,17 +188,8 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
     try:
         db.session.add(holds.committed_claim(event_id=event.id, hold_id=hold_id))
         db.session.flush()  # the claim first, as before eager_defaults changed the flush order
-        booking = entry = None
-        if taken:
-            booking = Booking(reference=booking_reference(), user_id=user.id, event_id=event.id, quantity=taken,
-                              unit_price=event.price, total_amount=event.price * taken, currency=event.currency,
-                              source="direct", hold_id=hold_id)
-            db.session.add(booking)
-        if waitlisted:
-            entry = WaitlistEntry(event_id=event.id, user_id=user.id, quantity_requested=requested - taken,
-                                  quantity_remaining=requested - taken, allow_partial=allow_partial,
-                                  gate_key=hold_id)
-            db.session.add(entry)
+        booking, entry = _add_outcome(user=user, event=event, hold_id=hold_id, requested=requested, taken=taken,
+                                      waitlisted=waitlisted, allow_partial=allow_partial)
         db.session.flush()
         if booking:
             outbox.booking_confirmed(booking, event)
@@ -217,6 +208,21 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
     if entry is not None:
         entry.position = waitlist_position(entry)
     return BookingResult(booking=booking, waitlist_entry=entry, requested=requested)
+
+
+def _add_outcome(*, user, event, hold_id, requested, taken, waitlisted, allow_partial):
+    """Add to the session the booking for `taken` seats and/or the waitlist entry for the rest."""
+    booking = entry = None
+    if taken:
+        booking = Booking(reference=booking_reference(), user_id=user.id, event_id=event.id, quantity=taken,
+                          unit_price=event.price, total_amount=event.price * taken, currency=event.currency,
+                          source="direct", hold_id=hold_id)
+        db.session.add(booking)
+    if waitlisted:
+        entry = WaitlistEntry(event_id=event.id, user_id=user.id, quantity_requested=requested - taken,
+                              quantity_remaining=requested - taken, allow_partial=allow_partial, gate_key=hold_id)
+        db.session.add(entry)
+    return booking, entry
 
 
 def _guard_capacity(event_id, taken):
@@ -310,7 +316,9 @@ def waitlist_position(entry):
 def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
     """Baseline strategy for the benchmark (BOOKING_STRATEGY=pglock): no Redis,
     the event row is locked for the whole decision."""
-    locked = db.session.execute(select(Event).where(Event.id == event.id).with_for_update().execution_options(populate_existing=True)).scalar_one()
+    locked = db.session.execute(
+        select(Event).where(Event.id == event.id).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one()
     waiting = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
         WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting"))
     free = locked.capacity - locked.booked_seats
@@ -322,17 +330,10 @@ def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
         db.session.rollback()
         raise SoldOut()
     hold_id = holds.new_hold_id()
-    booking = entry = None
+    booking, entry = _add_outcome(user=user, event=event, hold_id=hold_id, requested=quantity, taken=taken,
+                                  waitlisted=waitlisted, allow_partial=allow_partial)
     if taken:
-        booking = Booking(reference=booking_reference(), user_id=user.id, event_id=event.id, quantity=taken,
-                          unit_price=event.price, total_amount=event.price * taken, currency=event.currency,
-                          source="direct", hold_id=hold_id)
-        db.session.add(booking)
         locked.booked_seats += taken
-    if waitlisted:
-        entry = WaitlistEntry(event_id=event.id, user_id=user.id, quantity_requested=quantity - taken,
-                              quantity_remaining=quantity - taken, allow_partial=allow_partial, gate_key=hold_id)
-        db.session.add(entry)
     try:
         db.session.flush()
         if booking:
