@@ -62,6 +62,33 @@ def test_flash_sale_never_oversells(app, app_ctx, seed):
     assert not [field for field in state if field.startswith("h:")]
 
 
+def test_row_lock_strategy_never_oversells_either(app, app_ctx):
+    """BOOKING_STRATEGY=pglock, the benchmark's baseline (event row locked, no Redis gate),
+    keeps the same promises under the same race."""
+    baseline, saved = {"BOOKING_STRATEGY": "pglock"}, app.config["BOOKING_STRATEGY"]
+    app.config.update(baseline)
+    try:
+        event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
+        users = factories.make_users(REQUESTS)
+        jobs = storm_jobs(event.id, users, 5)
+        results = race(app, jobs, processes=2, overrides=baseline)
+    finally:
+        app.config["BOOKING_STRATEGY"] = saved
+    assert gate.state(event_id=event.id) == {}  # the Redis gate was never consulted
+    demand = sum(job[2] for job in jobs)
+    assert sorted({status for status, _ in results}) == [201]
+    db.session.expire_all()
+    assert db.session.get(Event, event.id).booked_seats == CAPACITY == committed_seats(event.id)
+    entries = db.session.scalars(select(WaitlistEntry).where(WaitlistEntry.event_id == event.id,
+                                                             WaitlistEntry.status == "waiting")).all()
+    assert sum(entry.quantity_remaining for entry in entries) == demand - CAPACITY
+    assert sorted(waitlist_position(entry) for entry in entries) == list(range(1, len(entries) + 1))
+    acknowledged = {body["data"]["booking"]["id"]: body["data"]["booking"]["quantity"]
+                    for _, body in results if body["data"]["booking"]}
+    stored = dict(db.session.execute(select(Booking.id, Booking.quantity).where(Booking.event_id == event.id)).all())
+    assert acknowledged == stored
+
+
 def test_negative_control_without_guards_the_same_race_oversells(app, app_ctx):
     """Proves the race test can fail: skip the PostgreSQL guard and the gate's atomicity."""
     unsafe = {"UNSAFE_NO_GUARDS": True}
