@@ -59,6 +59,8 @@ BUSINESS_RULES = [
     ("price", r"Use at most 2 decimal places\."),
     ("_schema", r"Send at least one field to change\."),
     ("to", r"The range spans more than \d+ \w+ buckets; narrow it or use a coarser granularity\."),
+    # Analytics days: JSON Schema has no bounds for a `format: date` string (x-minimum/x-maximum say it).
+    (None, r"Must be greater than or equal to 1970-01-01 and less than or equal to 9998-12-31\."),
     (None, re.escape(UNSTORABLE_TEXT)),
 ]
 STATE_CONFLICTS = {422: {"IDEMPOTENCY_KEY_REUSED"}}  # a generated key reused with another body
