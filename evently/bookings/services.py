@@ -191,12 +191,19 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
         booking, entry = _add_outcome(user=user, event=event, hold_id=hold_id, requested=requested, taken=taken,
                                       waitlisted=waitlisted, allow_partial=allow_partial)
         db.session.flush()
+        if entry is not None:
+            # Counted in this transaction, before the guard locks the event row: after commit it
+            # would cost a pre-ping, BEGIN, a refresh of the expired entry and a ROLLBACK. It is
+            # the place as of this commit (an earlier entry still committing is not yet ahead).
+            entry.position = waitlist_position(entry)
         if booking:
             outbox.booking_confirmed(booking, event)
             _guard_capacity(event.id, taken)
-            # Flushed with every column loaded (eager_defaults): detached, the commit does not
-            # expire it, so the response is built without another checkout and SELECT.
-            db.session.expunge(booking)
+        # Flushed with every column loaded (eager_defaults): detached, the commit does not
+        # expire them, so the response is built without another checkout and SELECT.
+        for row in (booking, entry):
+            if row is not None:
+                db.session.expunge(row)
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
@@ -205,8 +212,6 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
         db.session.rollback()
         raise
     SEATS_TAKEN.labels("direct").inc(taken)
-    if entry is not None:
-        entry.position = waitlist_position(entry)
     return BookingResult(booking=booking, waitlist_entry=entry, requested=requested)
 
 
