@@ -9,13 +9,14 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults bench install db migrate admin clean
+.PHONY: help run test test-faults bench bench-floor install db migrate admin clean
 
 help:
 	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
 	@echo "make test         install, then the test suite on real PostgreSQL/Redis (test DB built from migrations)"
 	@echo "make test-faults  the slow fault-injection scenarios (pytest -m slow)"
 	@echo "make bench        the flash-sale benchmark"
+	@echo "make bench-floor  the machine's floor: one Lua call + one INSERT through Flask"
 	@echo "make clean        remove the virtualenv"
 
 $(BIN)/python:
@@ -60,6 +61,9 @@ test-faults: install
 
 bench: install
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
+
+bench-floor: install
+	$(BIN)/python -m bench.floor $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
