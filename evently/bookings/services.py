@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evently.common import faults
-from evently.common.ids import booking_reference
 from evently.common.models import utcnow
 from evently.errors import (
     AlreadyCancelled,
@@ -38,6 +37,7 @@ from evently.seats.models import SeatHold
 from evently.waitlist import promotion
 from evently.waitlist.models import WaitlistEntry
 
+from . import writer
 from .models import Booking
 
 log = logging.getLogger(__name__)
@@ -184,26 +184,19 @@ def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
 
 
 def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial):
-    """One transaction: claim the hold, write booking and/or waitlist entry, guard capacity."""
+    """One transaction: claim the hold, write booking and/or waitlist entry, guard capacity
+    (one statement, evently/bookings/writer.py), add the outbox row, commit."""
+    unguarded = faults.enabled("UNSAFE_NO_GUARDS")
     try:
-        db.session.add(holds.committed_claim(event_id=event.id, hold_id=hold_id))
-        db.session.flush()  # the claim first, as before eager_defaults changed the flush order
-        booking, entry = _add_outcome(user=user, event=event, hold_id=hold_id, requested=requested, taken=taken,
-                                      waitlisted=waitlisted, allow_partial=allow_partial)
-        db.session.flush()
-        if entry is not None:
-            # Counted in this transaction, before the guard locks the event row: after commit it
-            # would cost a pre-ping, BEGIN, a refresh of the expired entry and a ROLLBACK. It is
-            # the place as of this commit (an earlier entry still committing is not yet ahead).
-            entry.position = waitlist_position(entry)
-        if booking:
-            outbox.booking_confirmed(booking, event)
-            _guard_capacity(event.id, taken)
-        # Flushed with every column loaded (eager_defaults): detached, the commit does not
-        # expire them, so the response is built without another checkout and SELECT.
-        for row in (booking, entry):
-            if row is not None:
-                db.session.expunge(row)
+        written = writer.write_outcome(user_id=user.id, event=event, hold_id=hold_id, requested=requested,
+                                       taken=taken, waitlisted=waitlisted, allow_partial=allow_partial,
+                                       guard=not unguarded)
+        if not written.guarded:
+            raise GuardRejected()
+        if unguarded and taken:
+            _unguarded_add(event.id, taken)
+        if written.booking is not None:
+            outbox.booking_confirmed(written.booking, event)
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
@@ -212,40 +205,15 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
         db.session.rollback()
         raise
     SEATS_TAKEN.labels("direct").inc(taken)
-    return BookingResult(booking=booking, waitlist_entry=entry, requested=requested)
+    return BookingResult(booking=written.booking, waitlist_entry=written.entry, requested=requested)
 
 
-def _add_outcome(*, user, event, hold_id, requested, taken, waitlisted, allow_partial):
-    """Add to the session the booking for `taken` seats and/or the waitlist entry for the rest."""
-    booking = entry = None
-    if taken:
-        booking = Booking(reference=booking_reference(), user_id=user.id, event_id=event.id, quantity=taken,
-                          unit_price=event.price, total_amount=event.price * taken, currency=event.currency,
-                          source="direct", hold_id=hold_id)
-        db.session.add(booking)
-    if waitlisted:
-        entry = WaitlistEntry(event_id=event.id, user_id=user.id, quantity_requested=requested - taken,
-                              quantity_remaining=requested - taken, allow_partial=allow_partial, gate_key=hold_id)
-        db.session.add(entry)
-    return booking, entry
-
-
-def _guard_capacity(event_id, taken):
-    """The conditional UPDATE that makes overselling impossible in PostgreSQL.
-    It runs last so the hot event row stays locked for as short a time as possible."""
-    if faults.enabled("UNSAFE_NO_GUARDS"):
-        # Negative control for the race tests: a read-modify-write that loses updates.
-        current = db.session.scalar(select(Event.booked_seats).where(Event.id == event_id))
-        time.sleep(0.002)
-        db.session.execute(update(Event).where(Event.id == event_id).values(booked_seats=current + taken))
-        return
-    result = db.session.execute(
-        update(Event)
-        .where(Event.id == event_id, Event.booked_seats + taken <= Event.capacity)
-        .values(booked_seats=Event.booked_seats + taken)
-    )
-    if result.rowcount != 1:
-        raise GuardRejected()
+def _unguarded_add(event_id, taken):
+    """Negative control for the race tests (TESTING + UNSAFE_NO_GUARDS): instead of the
+    guard, a read-modify-write of booked_seats that loses updates under concurrency."""
+    current = db.session.scalar(select(Event.booked_seats).where(Event.id == event_id))
+    time.sleep(0.002)
+    db.session.execute(update(Event).where(Event.id == event_id).values(booked_seats=current + taken))
 
 
 def _resolve_conflict(error, *, user, event, hold_id, requested):
@@ -254,7 +222,7 @@ def _resolve_conflict(error, *, user, event, hold_id, requested):
         raise AlreadyWaitlisted() from None
     if constraint == "ck_events_booked_within_capacity":
         raise GuardRejected() from None
-    if constraint == "pk_seat_holds":
+    if constraint in writer.HOLD_RECORDED_CONSTRAINTS:
         outcome = db.session.scalar(select(SeatHold.outcome).where(SeatHold.hold_id == hold_id))
         db.session.rollback()
         if outcome == "committed":
@@ -320,38 +288,22 @@ def waitlist_position(entry):
 
 def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
     """Baseline strategy for the benchmark (BOOKING_STRATEGY=pglock): no Redis,
-    the event row is locked for the whole decision."""
-    locked = db.session.execute(
-        select(Event).where(Event.id == event.id).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one()
+    the event row is locked for the whole decision; the writes are the same as
+    the gated strategy's (the guard then always holds)."""
+    capacity, booked = db.session.execute(
+        select(Event.capacity, Event.booked_seats).where(Event.id == event.id).with_for_update()
+    ).one()
     waiting = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
         WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting"))
-    free = locked.capacity - locked.booked_seats
-    taken = 0 if waiting else min(quantity, free)
+    taken = 0 if waiting else min(quantity, capacity - booked)
     if taken < quantity and not allow_partial:
         taken = 0
     waitlisted = join_waitlist and taken < quantity
     if not taken and not waitlisted:
         db.session.rollback()
         raise SoldOut()
-    hold_id = holds.new_hold_id()
-    booking, entry = _add_outcome(user=user, event=event, hold_id=hold_id, requested=quantity, taken=taken,
-                                  waitlisted=waitlisted, allow_partial=allow_partial)
-    if taken:
-        locked.booked_seats += taken
-    try:
-        db.session.flush()
-        if booking:
-            outbox.booking_confirmed(booking, event)
-            db.session.expunge(booking)  # as in _record: answered without a read-back
-        db.session.commit()
-    except IntegrityError as error:
-        db.session.rollback()
-        _resolve_conflict(error, user=user, event=event, hold_id=hold_id, requested=quantity)
-        raise
-    if entry is not None:
-        entry.position = waitlist_position(entry)
-    return BookingResult(booking=booking, waitlist_entry=entry, requested=quantity)
+    return _record(user=user, event=event, hold_id=holds.new_hold_id(), requested=quantity, taken=taken,
+                   waitlisted=waitlisted, allow_partial=allow_partial)
 
 
 def get_booking(*, actor, booking_id):
