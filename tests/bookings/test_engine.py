@@ -163,6 +163,24 @@ def test_cli_reconcile_prints_the_report(app):
     assert "corrected 1" in result.output and "99 -> 4" in result.output
 
 
+@pytest.mark.parametrize("capacity, booked, waiting", [(10, 3, 0), (2, 2, 1), (0, 0, 3)])
+def test_a_repeat_of_a_committed_hold_answers_the_first_outcome(app_ctx, user, capacity, booked, waiting):
+    """The writes are one statement whose parts run in no fixed order, so the conflict a repeat
+    hits may be the claim's, the booking's hold_id or the entry's gate_key: each means replay."""
+    event = factories.make_event(capacity=capacity)
+    first = services.book_seats(user=user, event_id=event.id, quantity=3, hold_id="repeat-me")
+    again = services.book_seats(user=user, event_id=event.id, quantity=3, hold_id="repeat-me")
+    for result in (first, again):
+        assert (result.booking.quantity if result.booking else 0) == booked
+        assert (result.waitlist_entry.quantity_remaining if result.waitlist_entry else 0) == waiting
+    assert (again.booking and again.booking.id) == (first.booking and first.booking.id)
+    assert (again.waitlist_entry and again.waitlist_entry.id) == (first.waitlist_entry and first.waitlist_entry.id)
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == (1 if booked else 0)
+    assert pg_booked(event.id) == booked
+    assert avail(event.id) == capacity - booked
+    assert not [key for key in gate.state(event_id=event.id) if key.startswith("h:")]
+
+
 def test_guard_rejection_is_corrected_and_retried(app_ctx, user):
     """Redis claims seats that PostgreSQL no longer has: the guard refuses, the
     gate is corrected from PostgreSQL and the request is decided again."""
