@@ -1,6 +1,7 @@
-"""The floor the flash-sale numbers are read against: one Lua call and one INSERT
-through Flask on gunicorn, with nothing else (no auth, no ORM, no validation,
-no outbox, no Celery). Served by bench/floor.py; not part of Evently."""
+"""The floors the flash-sale numbers are read against: one Lua call and one INSERT
+through Flask on gunicorn with nothing else (no auth, no ORM, no validation, no
+outbox, no Celery), and a constant JSON page. Served by bench/floor.py; not
+part of Evently."""
 import os
 
 import psycopg2
@@ -29,6 +30,15 @@ def book():
         cursor.execute("INSERT INTO bench_floor (quantity) VALUES (%s) RETURNING id", (quantity,))
         booking_id = cursor.fetchone()[0]
     return jsonify({"id": booking_id, "left": left}), 201
+
+
+# What a cached event-list page is at best: a constant ~10 kB JSON body, no work at all.
+_STATIC_LIST = b'{"message": "Events.", "data": [' + b",".join([b'{"id": 1, "title": "' + b"x" * 400 + b'"}'] * 20) + b"]}"
+
+
+@app.get("/static-list")
+def static_list():
+    return app.response_class(_STATIC_LIST, mimetype="application/json")
 
 
 @app.get("/healthz")
