@@ -10,7 +10,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # loopback round trips (Redis, PostgreSQL), so threads would only contend on the
 # GIL. Measured with `make bench` on 2 cores (README, Benchmark): sync x3 beat
 # gthread 3x4 (131 vs 114 bookings/s, p99 390 vs 980 ms); sync x5 and gthread
-# 2x8 did no better. gevent would need psycopg2 made cooperative (psycogreen).
+# 2x8 did no better. gthread x3 with 1 thread (keep-alive) gave ~20% more
+# bookings/s but a ~1.6x worse p99, so sync stays. gevent would need psycopg2
+# made cooperative (psycogreen).
 # GUNICORN_WORKER_CLASS and GUNICORN_THREADS exist so the benchmark can compare.
 workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
