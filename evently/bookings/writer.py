@@ -55,9 +55,10 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
     return Written(booking=booking, entry=entry, guarded=row["guarded"] if taken and guard else True)
 
 
+@lru_cache(maxsize=None)
 def _columns(model):
     """(attribute key, column name) of every mapped column."""
-    return [(attr.key, attr.columns[0].name) for attr in inspect(model).column_attrs]
+    return tuple((attr.key, attr.columns[0].name) for attr in inspect(model).column_attrs)
 
 
 def _instance(model, row, prefix):
