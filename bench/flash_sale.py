@@ -349,9 +349,7 @@ def run_locust(processes, base, event_id, tokens_path, mix, duration, users, lab
     outcomes_path = f"{prefix}-outcomes.json"
     env = {"BENCH_EVENT_ID": str(event_id), "BENCH_TOKENS": tokens_path, "BENCH_OUTCOMES": outcomes_path,
            "BENCH_MIX": mix}
-    argv = [os.path.join(BIN, "locust"), "-f", os.path.join(ROOT, "bench", "locustfile.py"), "--headless",
-            "--host", base, "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration}s",
-            "--stop-timeout", "10", "--csv", prefix, "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    argv = locust_argv("locustfile.py", base, users, duration, prefix) + ["--stop-timeout", "10"]
     print(f"  locust {mix}: {users} users for {duration} s ...", flush=True)
     process = processes.start("locust", argv, env=env, log=f"locust-{label}")
     cpu, deadline = 0.0, time.time() + duration + 60
@@ -363,6 +361,13 @@ def run_locust(processes, base, event_id, tokens_path, mix, duration, users, lab
         outcomes = json.load(src)
     stats = read_stats(f"{prefix}_stats.csv")
     return {"stats": stats, "outcomes": outcomes, "cpu": cpu}
+
+
+def locust_argv(locustfile, base, users, duration, csv_prefix):
+    """Headless locust on bench/<locustfile>: closed loop, all users at once, CSV stats, quiet."""
+    return [os.path.join(BIN, "locust"), "-f", os.path.join(ROOT, "bench", locustfile), "--headless",
+            "--host", base, "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration}s",
+            "--csv", csv_prefix, "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"]
 
 
 def read_stats(path):

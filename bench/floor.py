@@ -23,7 +23,8 @@ import time
 import psycopg2
 import redis
 
-from bench.flash_sale import BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, read_stats, wait_http
+from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, locust_argv, read_stats,
+                               wait_http)
 from evently.dbsetup import ensure_database
 
 FLOORS = {"book": ("POST /book", "one Lua call + one INSERT"), "get": ("GET /static-list", "a constant JSON page")}
@@ -73,10 +74,7 @@ def main():
 def run_locust(port, mix, name, args):
     prefix = os.path.join(WORK, f"floor-{mix}")
     print(f"floor {mix}: {args.users} users for {args.duration} s ...", flush=True)
-    subprocess.run([os.path.join(BIN, "locust"), "-f", os.path.join(ROOT, "bench", "floor_locustfile.py"),
-                    "--headless", "--host", f"http://127.0.0.1:{port}", "--users", str(args.users),
-                    "--spawn-rate", str(args.users), "--run-time", f"{args.duration}s", "--csv", prefix,
-                    "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0"],
+    subprocess.run(locust_argv("floor_locustfile.py", f"http://127.0.0.1:{port}", args.users, args.duration, prefix),
                    cwd=ROOT, check=True, env={**os.environ, "FLOOR_MIX": mix},
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return read_stats(f"{prefix}_stats.csv")[name]

@@ -41,18 +41,20 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
     for `requested - taken`, in the current transaction. With `guard`, the
     event's booked_seats grows by `taken` only within capacity (`guarded` says
     whether it did); without it (negative control only) the caller updates it."""
-    statement = _statement(bool(taken), bool(waitlisted), bool(taken) and guard)
+    guarded_write = bool(taken) and guard
+    statement = _statement(bool(taken), bool(waitlisted), guarded_write)
     row = db.session.execute(statement, {
         "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
-        "reference": booking_reference() if taken else None, "waiting": requested - taken, "allow_partial": allow_partial,
+        "reference": booking_reference() if taken else None, "waiting": requested - taken,
+        "allow_partial": allow_partial,
     }).mappings().one()
     booking = _instance(Booking, row, "b_") if taken else None
     entry = None
     if waitlisted:
         entry = _instance(WaitlistEntry, row, "e_")
         entry.position = row["position"]
-    return Written(booking=booking, entry=entry, guarded=row["guarded"] if taken and guard else True)
+    return Written(booking=booking, entry=entry, guarded=row["guarded"] if guarded_write else True)
 
 
 @lru_cache(maxsize=None)

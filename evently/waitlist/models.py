@@ -20,9 +20,6 @@ class WaitlistEntry(TimestampMixin, db.Model):
         Index("ix_waitlist_entries_queue", "event_id", "id", postgresql_where=text("status = 'waiting'")),
         Index("ix_waitlist_entries_user", "user_id", "status"),
     )
-    # INSERT ... RETURNING the server defaults (status, created_at, ...): a new entry is
-    # answered without reading it back after commit.
-    __mapper_args__ = {"eager_defaults": True}
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), nullable=False)
