@@ -184,8 +184,8 @@ def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
 
 
 def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial):
-    """One transaction: claim the hold, write booking and/or waitlist entry, guard capacity
-    (one statement, evently/bookings/writer.py), add the outbox row, commit."""
+    """One transaction: claim the hold, write the booking (with its outbox row) and/or the
+    waitlist entry, guard capacity (one statement, evently/bookings/writer.py), commit."""
     unguarded = faults.enabled("UNSAFE_NO_GUARDS")
     try:
         written = writer.write_outcome(user_id=user.id, event=event, hold_id=hold_id, requested=requested,
@@ -195,8 +195,8 @@ def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial
             raise GuardRejected()
         if unguarded and taken:
             _unguarded_add(event.id, taken)
-        if written.booking is not None:
-            outbox.booking_confirmed(written.booking, event)
+        if written.notification_id is not None:
+            outbox.deliver_after_commit(written.notification_id)
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()

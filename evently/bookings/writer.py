@@ -1,11 +1,13 @@
 """The booking transaction's writes as one SQL statement.
 
-A booking request records up to four things: the hold claim (`seat_holds`, the
-arbiter against the reaper), the booking, the waitlist entry for the rest, and
-the capacity guard on the event row. Through the ORM's unit of work these were
-four round trips and ~4 ms of CPU per request, most of a booking's cost (see
-README, Benchmark). Here they are one statement of data-modifying CTEs, whose
-RETURNING rows become the answer, so the request needs no read-back.
+A booking request records up to five things: the hold claim (`seat_holds`, the
+arbiter against the reaper), the booking and its confirmation in the
+notification outbox, the waitlist entry for the rest, and the capacity guard on
+the event row. Through the ORM's unit of work these were five round trips and
+~4 ms of CPU per request, most of a booking's cost (see README, Benchmark).
+Here they are one statement of data-modifying CTEs, whose RETURNING rows become
+the answer, so the request needs no read-back, and the hot event row stays
+locked only from this statement to COMMIT.
 
 What stays the same: every write is in the caller's transaction (nothing
 commits here); the guard is the conditional UPDATE `booked_seats + n <=
@@ -23,6 +25,7 @@ from sqlalchemy import inspect, text
 from evently.bookings.models import Booking
 from evently.common.ids import booking_reference
 from evently.extensions import db
+from evently.notifications import outbox
 from evently.waitlist.models import WaitlistEntry
 
 # Constraints that mean "this hold id already has an outcome" (see the module docstring).
@@ -34,27 +37,33 @@ class Written:
     booking: Booking | None
     entry: WaitlistEntry | None
     guarded: bool  # the capacity guard matched (always True when nothing was booked)
+    notification_id: int | None  # the booking's confirmation in the outbox, to deliver after commit
 
 
 def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allow_partial, guard=True):
-    """Claim `hold_id` and write a booking of `taken` seats and/or a waitlist entry
-    for `requested - taken`, in the current transaction. With `guard`, the
-    event's booked_seats grows by `taken` only within capacity (`guarded` says
-    whether it did); without it (negative control only) the caller updates it."""
+    """Claim `hold_id` and write a booking of `taken` seats (with its confirmation
+    in the outbox) and/or a waitlist entry for `requested - taken`, in the
+    current transaction. With `guard`, the event's booked_seats grows by `taken`
+    only within capacity (`guarded` says whether it did); without it (negative
+    control only) the caller updates it."""
     guarded_write = bool(taken) and guard
     statement = _statement(bool(taken), bool(waitlisted), guarded_write)
+    reference = booking_reference() if taken else None
+    subject, body = outbox.booking_confirmed_text(reference=reference, quantity=taken, event=event) if taken \
+        else (None, None)
     row = db.session.execute(statement, {
         "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
-        "reference": booking_reference() if taken else None, "waiting": requested - taken,
-        "allow_partial": allow_partial,
+        "reference": reference, "waiting": requested - taken, "allow_partial": allow_partial,
+        "subject": subject, "body": body,
     }).mappings().one()
     booking = _instance(Booking, row, "b_") if taken else None
     entry = None
     if waitlisted:
         entry = _instance(WaitlistEntry, row, "e_")
         entry.position = row["position"]
-    return Written(booking=booking, entry=entry, guarded=row["guarded"] if guarded_write else True)
+    return Written(booking=booking, entry=entry, guarded=row["guarded"] if guarded_write else True,
+                   notification_id=row["notification_id"] if taken else None)
 
 
 @lru_cache(maxsize=None)
@@ -86,7 +95,15 @@ def _statement(book, wait, guard):
                               source, hold_id)
         VALUES (:reference, :user_id, :event_id, :taken, :unit_price, :total_amount, :currency, 'direct', :hold_id)
         RETURNING *)""")
+        # The dedupe key and payload need the new booking id; the text is outbox.booking_confirmed_text.
+        ctes.append("""notice AS (
+        INSERT INTO notifications (dedupe_key, user_id, kind, subject, body, payload)
+        SELECT 'booking_confirmed:' || b.id, b.user_id, 'booking_confirmed', :subject, :body,
+               jsonb_build_object('bookingId', b.id, 'eventId', b.event_id, 'reference', b.reference)
+        FROM booking b
+        RETURNING id)""")
         selected.append(_returned("b", Booking, "b_"))
+        selected.append("(SELECT id FROM notice) AS notification_id")
         sources.append("booking b")
     if wait:
         ctes.append("""entry AS (
@@ -100,8 +117,8 @@ def _statement(book, wait, guard):
           WHERE w.event_id = e.event_id AND w.status = 'waiting' AND w.id < e.id) + 1 AS position""")
         sources.append("entry e")
     if guard:
-        # The hot event row is locked from here to the commit: this statement's remainder, the
-        # outbox INSERT (it needs the booking id) and COMMIT, two round trips.
+        # The hot event row is locked from here to the commit: this statement's remainder and
+        # COMMIT, one round trip.
         ctes.append("""guard AS (
         UPDATE events SET booked_seats = booked_seats + :taken, updated_at = now()
         WHERE id = :event_id AND booked_seats + :taken <= capacity

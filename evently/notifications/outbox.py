@@ -18,24 +18,28 @@ def enqueue(*, dedupe_key, user_id, kind, subject, body, payload=None):
         .returning(Notification.id)
     ).scalar()
     if notification_id is not None:
-        from evently.common.tasks import enqueue_after_commit
-        from evently.notifications.tasks import deliver_notification
-
-        enqueue_after_commit(deliver_notification, notification_id)
+        deliver_after_commit(notification_id)
     return notification_id
+
+
+def deliver_after_commit(notification_id):
+    """Send the row's delivery task once the transaction commits (the sweep covers a lost send)."""
+    from evently.common.tasks import enqueue_after_commit
+    from evently.notifications.tasks import deliver_notification
+
+    enqueue_after_commit(deliver_notification, notification_id)
 
 
 def _when(event):
     return f"{event.starts_at:%Y-%m-%d %H:%M} UTC"
 
 
-def booking_confirmed(booking, event):
-    enqueue(
-        dedupe_key=f"booking_confirmed:{booking.id}", user_id=booking.user_id, kind="booking_confirmed",
-        subject=f"Booking {booking.reference} confirmed",
-        body=f"You have {booking.quantity} ticket(s) for {event.title} on {_when(event)}.",
-        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
-    )
+def booking_confirmed_text(*, reference, quantity, event):
+    """Subject and body of a booking confirmation. The row itself is written by the
+    booking's one statement (evently/bookings/writer.py), which alone knows the new
+    booking id: dedupe_key `booking_confirmed:<id>`, payload {bookingId, eventId, reference}."""
+    return (f"Booking {reference} confirmed",
+            f"You have {quantity} ticket(s) for {event.title} on {_when(event)}.")
 
 
 def booking_cancelled(booking, event):

@@ -1,7 +1,7 @@
 """Outbox delivery: sent once, failures recorded and retried with backoff."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from evently.bookings import services as bookings
 from evently.common.models import utcnow
@@ -21,7 +21,20 @@ def test_booking_writes_its_notification_in_the_same_transaction(app_ctx, user):
     row = pending_row()
     assert (row.kind, row.user_id, row.status, row.dedupe_key) == (
         "booking_confirmed", user.id, "pending", f"booking_confirmed:{booking.id}")
-    assert booking.reference in row.subject
+    assert (row.subject, row.payload) == (
+        f"Booking {booking.reference} confirmed",
+        {"bookingId": booking.id, "eventId": event.id, "reference": booking.reference})
+    assert row.body == f"You have 2 ticket(s) for {event.title} on {event.starts_at:%Y-%m-%d %H:%M} UTC."
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 1
+
+
+def test_a_waitlist_only_answer_writes_no_confirmation(app_ctx, user):
+    other_user = factories.make_user()
+    event = factories.make_event(capacity=1)
+    bookings.book_seats(user=other_user, event_id=event.id, quantity=1)
+    result = bookings.book_seats(user=user, event_id=event.id, quantity=2)
+    assert (result.booking, result.waitlist_entry.quantity_requested) == (None, 2)
+    assert db.session.scalars(select(Notification.user_id)).all() == [other_user.id]
 
 
 def test_delivery_sends_once_and_marks_sent(app_ctx, user, smtp_server):
