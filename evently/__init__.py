@@ -3,12 +3,13 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
-from evently.http import JSONProvider
+from evently.http import JSONProvider, NoCookieSessions
 
 
 def create_app(config_name=None, **overrides):
     app = Flask(__name__)
     app.json = JSONProvider(app)
+    app.session_interface = NoCookieSessions()
     config = get_config(config_name)
     app.config.from_object(config)
     app.config.update(overrides)
