@@ -51,12 +51,14 @@ def require_json_body():
 
 
 def add_headers(response):
-    response.headers["X-Request-ID"] = getattr(g, "request_id", None) or uuid.uuid4().hex
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    docs = request.path.startswith("/api/docs")
-    response.headers.setdefault("Content-Security-Policy", DOCS_CSP if docs else API_CSP)
-    response.headers.pop("Server", None)
+    headers = response.headers
+    # A view's own value wins. One pass over the names: Headers.setdefault rescans every header each call.
+    present = {name.lower() for name in headers.keys()}
+    csp = DOCS_CSP if request.path.startswith("/api/docs") else API_CSP
+    headers.extend([(name, value) for name, value in (*SECURITY_HEADERS.items(), ("Content-Security-Policy", csp))
+                    if name.lower() not in present])
+    headers["X-Request-ID"] = getattr(g, "request_id", None) or uuid.uuid4().hex
+    headers.pop("Server", None)
     return response
 
 
