@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evently.common import faults
@@ -81,9 +81,16 @@ def booking_message(requested, booking, entry):
     return f"No tickets available. {tickets(entry.quantity_remaining)} added to waitlist."
 
 
+# What a booking decision reads of the event, as plain columns from one prebuilt
+# statement: loading an ORM Event here was a seventh of a booking's CPU.
+_BOOKABLE_COLUMNS = select(Event.id, Event.title, Event.status, Event.starts_at, Event.max_per_booking, Event.price,
+                           Event.currency).where(Event.id == bindparam("event_id"))
+
+
 def bookable_event(event_id, *, quantity):
-    """The event if it can be booked now. Raises NotFound, EventNotBookable, EventStarted, ValidationError."""
-    event = db.session.get(Event, event_id)
+    """The event's booking columns if it can be booked now. Raises NotFound,
+    EventNotBookable, EventStarted, ValidationError."""
+    event = db.session.execute(_BOOKABLE_COLUMNS, {"event_id": event_id}).first()
     if event is None or event.status == "draft":
         raise NotFound("Event not found.")
     if event.status != "published":
@@ -112,7 +119,7 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
     transaction records the outcome."""
     event = bookable_event(event_id, quantity=quantity)
     snapshot = EventSnapshot.of(event)
-    buyer = Buyer(user.id)  # plain values: `user` and `event` expire on any rollback below
+    buyer = Buyer(user.id)  # a plain value: `user` expires on any rollback below
     # The read transaction stays open across the Redis call and becomes the write transaction.
     # Having only read (READ COMMITTED), it holds no row locks, so it blocks nobody; ending it
     # here would cost a ROLLBACK, then a pool pre-ping and a BEGIN: three round trips a booking.
