@@ -63,6 +63,8 @@ def add_headers(response):
 
 
 def log_request(response):
+    if not log.isEnabledFor(logging.INFO):  # LOG_LEVEL=WARNING turns the access log off: build nothing
+        return response
     started = getattr(g, "started_at", None)
     duration = round((time.perf_counter() - started) * 1000, 2) if started else None
     log.info("request", extra={"method": request.method, "path": request.path,
