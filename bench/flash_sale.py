@@ -2,7 +2,7 @@
 
     make bench                                   # both strategies, side by side (~2 minutes)
     .venv/bin/python -m bench.flash_sale --duration 30 --users 64 --strategies redis
-    .venv/bin/python -m bench.flash_sale --profile   # py-spy records the gunicorn workers (flame graphs in /tmp/evently-flash-bench)
+    .venv/bin/python -m bench.flash_sale --profile   # py-spy samples the gunicorn workers' CPU (raw stacks in /tmp/evently-flash-bench)
 
 It uses its own database (evently_flash, from BENCH_DATABASE_URL) and Redis DB
 index 7 (BENCH_REDIS_URL), rebuilt from the migrations and wiped on every run,
@@ -72,7 +72,8 @@ def main():
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
     parser.add_argument("--worker-class", default=None, help="gunicorn worker class (default: gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=None, help="threads per gthread worker")
-    parser.add_argument("--profile", action="store_true", help="record the gunicorn workers with py-spy")
+    parser.add_argument("--profile", action="store_true", help="sample the gunicorn workers with py-spy: only while they hold the GIL, i.e. CPU spent in Python, "
+                             "not time waiting on PostgreSQL or Redis")
     parser.add_argument("--app-dir", default=ROOT,
                         help="serve another checkout's code (e.g. `git archive` of a base commit) for before/after runs")
     args = parser.parse_args()
@@ -311,7 +312,7 @@ def run_strategy(app, processes, strategy, args, tokens_path, read_duration):
 
         profiler = None
         if args.profile:
-            profiler = processes.start("py-spy", [os.path.join(BIN, "py-spy"), "record", "--subprocesses",
+            profiler = processes.start("py-spy", [os.path.join(BIN, "py-spy"), "record", "--subprocesses", "--gil",
                                                   "--pid", str(server.pid), "--rate", "200", "--duration",
                                                   str(args.duration), "--format", "raw", "--output",
                                                   os.path.join(WORK, f"profile-{strategy}.txt")],
@@ -326,8 +327,10 @@ def run_strategy(app, processes, strategy, args, tokens_path, read_duration):
             processes.stop("py-spy")
         reads = None
         if read_duration:
+            server_before = group_cpu_seconds(server)
             reads = run_locust(processes, base, event_id, tokens_path, "reads", read_duration, args.users,
                                f"{strategy}-reads")
+            reads["gunicornCpu"] = group_cpu_seconds(server) - server_before
     finally:
         processes.stop("gunicorn")  # no request in flight while the invariants are checked
     with app.app_context():
@@ -515,9 +518,11 @@ def print_table(results, args):
             seconds = outcomes["lastAt"] - outcomes["firstAt"]
             s = reads["stats"]["GET /api/events"]
             errors = {k: v for k, v in outcomes["statuses"].items() if not k.endswith(" 200")}
+            requests = max(s["count"], 1)
             print(f"\nevent list alone ({result['strategy']} server, {args.users} users, {args.read_duration} s): "
                   f"{s['count'] / seconds:,.0f} req/s, p50 {s['p50']:.0f} ms, p95 {s['p95']:.0f} ms, "
-                  f"p99 {s['p99']:.0f} ms, errors {errors or 0}")
+                  f"p99 {s['p99']:.0f} ms, errors {errors or 0}; CPU ms per request: "
+                  f"gunicorn {reads['gunicornCpu'] * 1000 / requests:.2f}, locust {reads['cpu'] * 1000 / requests:.2f}")
 
 
 if __name__ == "__main__":

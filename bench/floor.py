@@ -16,6 +16,7 @@ strictly more.
 """
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -23,8 +24,8 @@ import time
 import psycopg2
 import redis
 
-from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, locust_argv, read_stats,
-                               wait_http)
+from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, group_cpu_seconds,
+                               locust_argv, read_stats, wait_http)
 from evently.dbsetup import ensure_database
 
 FLOORS = {"book": ("POST /book", "one Lua call + one INSERT"), "get": ("GET /static-list", "a constant JSON page")}
@@ -47,11 +48,11 @@ def main():
     env = {"FLOOR_DATABASE_URL": DATABASE_URL, "FLOOR_REDIS_URL": REDIS_URL, "PORT": str(port), "HOST": "127.0.0.1"}
     results = {}
     try:
-        processes.start("gunicorn", [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py",
-                                     "bench.floor_app:app"], env=env, log="floor-gunicorn")
+        server = processes.start("gunicorn", [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py",
+                                              "bench.floor_app:app"], env=env, log="floor-gunicorn")
         wait_http(f"http://127.0.0.1:{port}/healthz")
         for mix, (name, _what) in FLOORS.items():
-            results[mix] = run_locust(port, mix, name, args)
+            results[mix] = run_locust(port, mix, name, args, server)
     finally:
         processes.stop_all()
     with psycopg2.connect(DATABASE_URL) as connection, connection.cursor() as cursor:
@@ -64,20 +65,33 @@ def main():
     for mix, (_name, what) in FLOORS.items():
         stats = results[mix]
         print(f"  {what:28s} {stats['rps']:7,.0f} req/s, p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms, "
-              f"p99 {stats['p99']:.0f} ms, failures {stats['failures']}")
+              f"p99 {stats['p99']:.0f} ms, failures {stats['failures']}; CPU ms per request: "
+              f"gunicorn {stats['gunicornCpuMs']:.2f}, locust {stats['locustCpuMs']:.2f}")
     # A request still in flight when locust stops may insert without being counted: rows >= answers.
     print(f"  rows written {rows} for {results['book']['count']} booking answers counted")
     failed = any(stats["failures"] for stats in results.values()) or rows < results["book"]["count"]
     return 1 if failed else 0
 
 
-def run_locust(port, mix, name, args):
+def run_locust(port, mix, name, args, server):
+    """Locust's stats for one floor, plus the CPU per request of the server and of locust itself."""
     prefix = os.path.join(WORK, f"floor-{mix}")
     print(f"floor {mix}: {args.users} users for {args.duration} s ...", flush=True)
+    server_before, locust_before = group_cpu_seconds(server), children_cpu_seconds()
     subprocess.run(locust_argv("floor_locustfile.py", f"http://127.0.0.1:{port}", args.users, args.duration, prefix),
                    cwd=ROOT, check=True, env={**os.environ, "FLOOR_MIX": mix},
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return read_stats(f"{prefix}_stats.csv")[name]
+    stats = read_stats(f"{prefix}_stats.csv")[name]
+    requests = max(stats["count"], 1)
+    stats["gunicornCpuMs"] = (group_cpu_seconds(server) - server_before) * 1000 / requests
+    stats["locustCpuMs"] = (children_cpu_seconds() - locust_before) * 1000 / requests
+    return stats
+
+
+def children_cpu_seconds():
+    """CPU of this process's waited-for children so far (locust, once it has exited)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
