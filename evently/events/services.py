@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from flask import current_app
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 
 from evently.bookings.models import Booking
 from evently.errors import CapacityBelowBooked, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
@@ -211,6 +211,13 @@ def _has_holders(event_id):
         | exists().where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")))
 
 
+# Built once: every event page runs it (building it and its cache key per request was ~8% of a detail's CPU).
+_WAITING_COUNTS = (select(WaitlistEntry.event_id, func.count())
+                   .where(WaitlistEntry.event_id.in_(bindparam("event_ids", expanding=True)),
+                          WaitlistEntry.status == "waiting")
+                   .group_by(WaitlistEntry.event_id))
+
+
 def present(events):
     """Views for a page of events: live seats in one gate call, waitlist sizes in one grouped query."""
     events = list(events)
@@ -218,11 +225,7 @@ def present(events):
         return []
     open_events = [event for event in events if event.status != "cancelled"]
     live = gate.available_seats(open_events) if open_events else {}
-    waiting = dict(db.session.execute(
-        select(WaitlistEntry.event_id, func.count())
-        .where(WaitlistEntry.event_id.in_([event.id for event in events]), WaitlistEntry.status == "waiting")
-        .group_by(WaitlistEntry.event_id)
-    ).all())
+    waiting = dict(db.session.execute(_WAITING_COUNTS, {"event_ids": [event.id for event in events]}).all())
     return [
         EventView(
             event=event,
