@@ -48,9 +48,10 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
     control only) the caller updates it."""
     guarded_write = bool(taken) and guard
     statement = _statement(bool(taken), bool(waitlisted), guarded_write)
-    reference = booking_reference() if taken else None
-    subject, body = outbox.booking_confirmed_text(reference=reference, quantity=taken, event=event) if taken \
-        else (None, None)
+    reference = subject = body = None
+    if taken:
+        reference = booking_reference()
+        subject, body = outbox.booking_confirmed_text(reference=reference, quantity=taken, event=event)
     row = db.session.execute(statement, {
         "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
