@@ -52,7 +52,8 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
     if taken:
         reference = booking_reference()
         subject, body = outbox.booking_confirmed_text(reference=reference, quantity=taken, event=event)
-    row = db.session.execute(statement, {
+    # On the session's connection (same transaction): Session.execute adds ORM bookkeeping a text() statement never uses.
+    row = db.session.connection().execute(statement, {
         "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
         "reference": reference, "waiting": requested - taken, "allow_partial": allow_partial,
