@@ -72,8 +72,9 @@ def main():
     parser.add_argument("--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)")
     parser.add_argument("--worker-class", default=None, help="gunicorn worker class (default: gunicorn.conf.py)")
     parser.add_argument("--threads", type=int, default=None, help="threads per gthread worker")
-    parser.add_argument("--profile", action="store_true", help="sample the gunicorn workers with py-spy: only while they hold the GIL, i.e. CPU spent in Python, "
-                             "not time waiting on PostgreSQL or Redis")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the gunicorn workers with py-spy, only while they hold the GIL: "
+                             "CPU spent in Python, not time waiting on PostgreSQL or Redis")
     parser.add_argument("--app-dir", default=ROOT,
                         help="serve another checkout's code (e.g. `git archive` of a base commit) for before/after runs")
     args = parser.parse_args()
@@ -182,6 +183,14 @@ def group_cpu_seconds(process):
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def own_cpu_seconds(who=None):
+    """User+system CPU of this process (or, with RUSAGE_CHILDREN, of its waited-for children) so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def machine_busy_seconds():

@@ -25,7 +25,7 @@ import psycopg2
 import redis
 
 from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, group_cpu_seconds,
-                               locust_argv, read_stats, wait_http)
+                               locust_argv, own_cpu_seconds, read_stats, wait_http)
 from evently.dbsetup import ensure_database
 
 FLOORS = {"book": ("POST /book", "one Lua call + one INSERT"), "get": ("GET /static-list", "a constant JSON page")}
@@ -77,21 +77,15 @@ def run_locust(port, mix, name, args, server):
     """Locust's stats for one floor, plus the CPU per request of the server and of locust itself."""
     prefix = os.path.join(WORK, f"floor-{mix}")
     print(f"floor {mix}: {args.users} users for {args.duration} s ...", flush=True)
-    server_before, locust_before = group_cpu_seconds(server), children_cpu_seconds()
+    server_before, locust_before = group_cpu_seconds(server), own_cpu_seconds(resource.RUSAGE_CHILDREN)
     subprocess.run(locust_argv("floor_locustfile.py", f"http://127.0.0.1:{port}", args.users, args.duration, prefix),
                    cwd=ROOT, check=True, env={**os.environ, "FLOOR_MIX": mix},
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = read_stats(f"{prefix}_stats.csv")[name]
     requests = max(stats["count"], 1)
     stats["gunicornCpuMs"] = (group_cpu_seconds(server) - server_before) * 1000 / requests
-    stats["locustCpuMs"] = (children_cpu_seconds() - locust_before) * 1000 / requests
+    stats["locustCpuMs"] = (own_cpu_seconds(resource.RUSAGE_CHILDREN) - locust_before) * 1000 / requests
     return stats
-
-
-def children_cpu_seconds():
-    """CPU of this process's waited-for children so far (locust, once it has exited)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

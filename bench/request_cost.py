@@ -17,14 +17,14 @@ import io
 import json
 import os
 import random
-import resource
 import sys
 import time
 
 os.environ["LOG_LEVEL"] = "WARNING"  # as gunicorn runs in the benchmark: no access log line per request
 
 from bench import flash_sale  # noqa: E402  sets the benchmark's environment before evently is imported
-from bench.flash_sale import DATABASE_URL, hot_event, postgres_cpu_seconds, prepare_database, wipe  # noqa: E402
+from bench.flash_sale import (DATABASE_URL, hot_event, own_cpu_seconds, postgres_cpu_seconds,  # noqa: E402
+                               prepare_database, wipe)
 from evently import create_app  # noqa: E402
 
 
@@ -99,19 +99,14 @@ def warm(app, event_id):
         call(app, environ("GET", f"/api/events/{event_id}"))
 
 
-def cpu_seconds():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def measure(app, build, round_index, count):
     """(app CPU ms, postgres CPU ms) per request over `count` sequential calls."""
     environs = [build(round_index) for _ in range(count)]
     postgres_before = postgres_cpu_seconds()
-    before = cpu_seconds()
+    before = own_cpu_seconds()
     for env in environs:
         call(app, env)
-    own = cpu_seconds() - before
+    own = own_cpu_seconds() - before
     postgres = postgres_cpu_seconds() - postgres_before
     return own * 1000 / count, postgres * 1000 / count
 
