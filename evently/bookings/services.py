@@ -9,7 +9,6 @@ Redis can never oversell.
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import bindparam, func, select, update
@@ -117,21 +116,20 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
     """The gate decides (mode direct: book what is free; mode waitlist: only
     queue, SeatsAvailable if the seats could simply be booked), then one
     transaction records the outcome."""
-    event = bookable_event(event_id, quantity=quantity)
-    snapshot = EventSnapshot.of(event)
+    event = bookable_event(event_id, quantity=quantity)  # a plain row: nothing below can expire it
     buyer = Buyer(user.id)  # a plain value: `user` expires on any rollback below
     # The read transaction stays open across the Redis call and becomes the write transaction.
     # Having only read (READ COMMITTED), it holds no row locks, so it blocks nobody; ending it
     # here would cost a ROLLBACK, then a pool pre-ping and a BEGIN: three round trips a booking.
     if mode == "direct" and current_app.config["BOOKING_STRATEGY"] == "pglock":
-        return _book_with_row_lock(user=buyer, event=snapshot, quantity=quantity,
+        return _book_with_row_lock(user=buyer, event=event, quantity=quantity,
                                    allow_partial=allow_partial, join_waitlist=join_waitlist)
     hold_id = hold_id or holds.new_hold_id()
     for _attempt in range(2):
-        decision = _take(snapshot, hold_id, quantity, allow_partial, join_waitlist, mode)
+        decision = _take(event, hold_id, quantity, allow_partial, join_waitlist, mode)
         faults.pause("BOOKING_TEST_PAUSE_SECONDS")
         try:
-            result = _record(user=buyer, event=snapshot, hold_id=hold_id, requested=quantity,
+            result = _record(user=buyer, event=event, hold_id=hold_id, requested=quantity,
                              taken=decision.taken, waitlisted=decision.waitlisted, allow_partial=allow_partial)
         except GuardRejected:
             GUARD_REJECTIONS.inc()
@@ -160,20 +158,6 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
 class Buyer:
     """The acting user's id, all the recording transaction needs of them."""
     id: int
-
-
-@dataclass(frozen=True)
-class EventSnapshot:
-    """The event fields a booking needs, read once before the hot path."""
-    id: int
-    title: str
-    price: Decimal
-    currency: str
-    starts_at: object
-
-    @classmethod
-    def of(cls, event):
-        return cls(event.id, event.title, event.price, event.currency, event.starts_at)
 
 
 def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
