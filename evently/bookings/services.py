@@ -129,8 +129,8 @@ def admit(*, user, event_id, quantity, allow_partial, join_waitlist, hold_id=Non
         decision = _take(event, hold_id, quantity, allow_partial, join_waitlist, mode)
         faults.pause("BOOKING_TEST_PAUSE_SECONDS")
         try:
-            result = _record(user=buyer, event=event, hold_id=hold_id, requested=quantity,
-                             taken=decision.taken, waitlisted=decision.waitlisted, allow_partial=allow_partial)
+            result = _record(user=buyer, event=event, hold_id=hold_id, requested=quantity, taken=decision.taken,
+                             waitlisted=decision.waitlisted, position=decision.position, allow_partial=allow_partial)
         except GuardRejected:
             GUARD_REJECTIONS.inc()
             holds.release_hold(event_id=event_id, hold_id=hold_id)
@@ -174,14 +174,15 @@ def _take(event, hold_id, quantity, allow_partial, join_waitlist, mode):
     return decision
 
 
-def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial):
+def _record(*, user, event, hold_id, requested, taken, waitlisted, allow_partial, position=None):
     """One transaction: claim the hold, write the booking (with its outbox row) and/or the
-    waitlist entry, guard capacity (one statement, evently/bookings/writer.py), commit."""
+    waitlist entry, guard capacity (one statement, evently/bookings/writer.py), commit.
+    `position` is the entry's place as the gate queued it (None: count it in PostgreSQL)."""
     unguarded = faults.enabled("UNSAFE_NO_GUARDS")
     try:
         written = writer.write_outcome(user_id=user.id, event=event, hold_id=hold_id, requested=requested,
                                        taken=taken, waitlisted=waitlisted, allow_partial=allow_partial,
-                                       guard=not unguarded)
+                                       position=position, guard=not unguarded)
         if not written.guarded:
             raise GuardRejected()
         if unguarded and taken:

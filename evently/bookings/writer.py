@@ -40,14 +40,17 @@ class Written:
     notification_id: int | None  # the booking's confirmation in the outbox, to deliver after commit
 
 
-def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allow_partial, guard=True):
+def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allow_partial, position=None,
+                  guard=True):
     """Claim `hold_id` and write a booking of `taken` seats (with its confirmation
     in the outbox) and/or a waitlist entry for `requested - taken`, in the
     current transaction. With `guard`, the event's booked_seats grows by `taken`
     only within capacity (`guarded` says whether it did); without it (negative
-    control only) the caller updates it."""
+    control only) the caller updates it. The entry's `position` is the gate's
+    (see take.lua); without one (the pglock baseline) it is counted here."""
     guarded_write = bool(taken) and guard
-    statement = _statement(bool(taken), bool(waitlisted), guarded_write)
+    count_position = bool(waitlisted) and position is None
+    statement = _statement(bool(taken), bool(waitlisted), guarded_write, count_position)
     reference = subject = body = None
     if taken:
         reference = booking_reference()
@@ -57,7 +60,7 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
         "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
         "reference": reference, "waiting": requested - taken, "allow_partial": allow_partial,
-        "subject": subject, "body": body,
+        "subject": subject, "body": body, "position": position,
     }).mappings().one()
     booking = _instance(Booking, row, "b_") if taken else None
     entry = None
@@ -85,7 +88,7 @@ def _returned(alias, model, prefix):
 
 
 @lru_cache(maxsize=None)
-def _statement(book, wait, guard):
+def _statement(book, wait, guard, count_position):
     """The statement for one combination; text() compiled once per process."""
     ctes = ["""claim AS (
         INSERT INTO seat_holds (hold_id, event_id, outcome) VALUES (:hold_id, :event_id, 'committed')
@@ -114,9 +117,14 @@ def _statement(book, wait, guard):
         VALUES (:event_id, :user_id, :waiting, :waiting, :allow_partial, :hold_id)
         RETURNING *)""")
         selected.append(_returned("e", WaitlistEntry, "e_"))
-        # The statement's snapshot does not contain the new entry: count those before it, plus one.
-        selected.append("""(SELECT count(*) FROM waitlist_entries w
+        if count_position:
+            # Only without the gate (the pglock baseline, where the event row lock serializes joins): the
+            # count visits every waiting entry, so on a long queue it is the costliest part of the write.
+            # The statement's snapshot does not contain the new entry: count those before it, plus one.
+            selected.append("""(SELECT count(*) FROM waitlist_entries w
           WHERE w.event_id = e.event_id AND w.status = 'waiting' AND w.id < e.id) + 1 AS position""")
+        else:
+            selected.append("CAST(:position AS integer) AS position")
         sources.append("entry e")
     if guard:
         # The hot event row is locked from here to the commit: this statement's remainder and

@@ -5,7 +5,7 @@ flush loses all of it or none, and Cluster keeps it on one slot). Fields:
   avail      seats not booked and not held (capacity - booked - holds in flight)
   nwait      number of entries waiting; while > 0 direct sales take nothing
   w:<key>    one per waiting entry (its gate key)
-  h:<hold>   "taken|waitlisted|ts" for each request between Redis and PostgreSQL
+  h:<hold>   "taken|waitlisted|ts|position" for each request between Redis and PostgreSQL
 PostgreSQL is the truth; this is the fast, atomic front door.
 """
 import time
@@ -47,6 +47,7 @@ class Decision:
     taken: int
     waitlisted: bool
     available: int
+    position: int | None = None  # the place the gate queued this request at, if it joined the waitlist
 
     @property
     def recorded(self):
@@ -60,9 +61,9 @@ def take(*, event_id, hold_id, quantity, mode="direct", allow_partial=True, join
     args = [hold_id, quantity, mode, int(allow_partial), int(join_waitlist), int(time.time()),
             int(faults.enabled("UNSAFE_NO_HOLD_REPLAY"))]
     for _attempt in range(3):
-        status, taken, waitlisted, available = script("take")(keys=[gate_key(event_id)], args=args)
+        status, taken, waitlisted, available, position = script("take")(keys=[gate_key(event_id)], args=args)
         if status != "MISSING":
-            return Decision(status, int(taken), bool(int(waitlisted)), int(available))
+            return Decision(status, int(taken), bool(int(waitlisted)), int(available), int(position) or None)
         rebuild(event_id=event_id)
     raise RuntimeError(f"seat gate for event {event_id} could not be rebuilt")
 
@@ -154,7 +155,7 @@ def holds(*, event_id):
     """In-flight holds of an event: {hold_id: (taken, waitlisted, ts)}."""
     found = {}
     for name, value in redis_client.hscan_iter(gate_key(event_id), match="h:*", count=500):
-        taken, waitlisted, ts = value.split("|")
+        taken, waitlisted, ts = value.split("|")[:3]  # a fourth part, the position, is not needed here
         found[name[2:]] = (int(taken), waitlisted == "1", int(ts))
     return found
 

@@ -37,6 +37,18 @@ def test_a_repeated_take_returns_the_first_answer(app_ctx):
     assert avail(event.id) == 18
 
 
+def test_a_repeated_take_that_queued_repeats_its_position(app_ctx):
+    """The gate numbers waitlist joins; a re-run script must not count the same join twice."""
+    event = factories.make_event(capacity=2)
+    gate.take(event_id=event.id, hold_id="buyer", quantity=2)
+    first = gate.take(event_id=event.id, hold_id="h1", quantity=3)
+    second = gate.take(event_id=event.id, hold_id="h2", quantity=1)
+    again = gate.take(event_id=event.id, hold_id="h1", quantity=3)
+    assert [(d.status, d.taken, d.waitlisted, d.position) for d in (first, second, again)] == [
+        ("OK", 0, True, 1), ("OK", 0, True, 2), ("REPLAY", 0, True, 1)]
+    assert gate.state(event_id=event.id)["nwait"] == "2"
+
+
 def test_a_missing_gate_is_rebuilt_from_postgresql_not_zero_or_full(app_ctx, user):
     event = factories.make_event(capacity=100)
     services.book_seats(user=user, event_id=event.id, quantity=10)

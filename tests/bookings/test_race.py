@@ -31,6 +31,11 @@ def committed_seats(event_id):
         Booking.event_id == event_id, Booking.status == "confirmed"))
 
 
+def told_positions(results):
+    """The waitlist positions the 201 answers gave, sorted."""
+    return sorted(body["data"]["waitlistEntry"]["position"] for _, body in results if body["data"]["waitlistEntry"])
+
+
 @pytest.mark.parametrize("seed", [11, 23, 42])
 def test_flash_sale_never_oversells(app, app_ctx, seed):
     event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
@@ -52,6 +57,7 @@ def test_flash_sale_never_oversells(app, app_ctx, seed):
     assert sum(entry.quantity_remaining for entry in entries) == demand - CAPACITY
     positions = sorted(waitlist_position(entry) for entry in entries)
     assert positions == list(range(1, len(entries) + 1))
+    assert told_positions(results) == positions  # no two clients were told the same place
     # Every acknowledged booking is in PostgreSQL with the quantity the client was told.
     acknowledged = {body["data"]["booking"]["id"]: body["data"]["booking"]["quantity"]
                     for _, body in results if body["data"]["booking"]}
@@ -83,6 +89,7 @@ def test_row_lock_strategy_never_oversells_either(app, app_ctx):
                                                              WaitlistEntry.status == "waiting")).all()
     assert sum(entry.quantity_remaining for entry in entries) == demand - CAPACITY
     assert sorted(waitlist_position(entry) for entry in entries) == list(range(1, len(entries) + 1))
+    assert told_positions(results) == list(range(1, len(entries) + 1))
     acknowledged = {body["data"]["booking"]["id"]: body["data"]["booking"]["quantity"]
                     for _, body in results if body["data"]["booking"]}
     stored = dict(db.session.execute(select(Booking.id, Booking.quantity).where(Booking.event_id == event.id)).all())

@@ -2,7 +2,11 @@
 -- KEYS[1]  the event's gate hash {event:ID}
 -- ARGV     hold_id, want, mode (direct|waitlist|promote), allow_partial (1|0), join_waitlist (1|0), now,
 --          skip_replay (1 only in the negative-control test that proves the replay check matters)
--- Returns  {status, taken, waitlisted, available}
+-- Returns  {status, taken, waitlisted, available, position}
+--   position: the new waiting entry's place in the queue (nwait once it joined),
+--   counted here because the gate serializes joins: two concurrent joins are never
+--   told the same place, and no request counts the queue in PostgreSQL. 0 when
+--   this request joined nothing.
 --   status: OK (recorded under the hold), REPLAY (this hold was decided before:
 --   the first answer is returned unchanged), NONE (nothing taken, nothing
 --   recorded), SEATS_AVAILABLE (mode waitlist, the seats can simply be booked),
@@ -13,13 +17,15 @@ local hold_field = 'h:' .. ARGV[1]
 
 local prior = redis.call('HGET', gate, hold_field)
 if prior and ARGV[7] ~= '1' then
-  local taken, waitlisted = string.match(prior, '^(%d+)|(%d)|')
-  return {'REPLAY', tonumber(taken), tonumber(waitlisted), tonumber(redis.call('HGET', gate, 'avail') or '0')}
+  -- A hold recorded before positions were kept has no fourth part: position 0 (unknown).
+  local taken, waitlisted, position = string.match(prior, '^(%d+)|(%d)|%d+|?(%d*)')
+  return {'REPLAY', tonumber(taken), tonumber(waitlisted), tonumber(redis.call('HGET', gate, 'avail') or '0'),
+          tonumber(position) or 0}
 end
 
 local avail = redis.call('HGET', gate, 'avail')
 if not avail then
-  return {'MISSING', 0, 0, 0}
+  return {'MISSING', 0, 0, 0, 0}
 end
 avail = math.max(tonumber(avail), 0)
 local want = tonumber(ARGV[2])
@@ -42,7 +48,7 @@ elseif mode == 'direct' then
   if waiting == 0 then taken = portion() end
 elseif mode == 'waitlist' then
   if waiting == 0 and avail >= want then
-    return {'SEATS_AVAILABLE', 0, 0, avail}
+    return {'SEATS_AVAILABLE', 0, 0, avail, 0}
   end
 else
   return redis.error_reply('unknown mode ' .. mode)
@@ -51,12 +57,13 @@ end
 local waitlisted = 0
 if mode ~= 'promote' and join_waitlist and taken < want then waitlisted = 1 end
 if taken == 0 and waitlisted == 0 then
-  return {'NONE', 0, 0, avail}
+  return {'NONE', 0, 0, avail, 0}
 end
 
 if taken > 0 then redis.call('HINCRBY', gate, 'avail', -taken) end
+local position = 0
 if waitlisted == 1 and redis.call('HSETNX', gate, 'w:' .. ARGV[1], '1') == 1 then
-  redis.call('HINCRBY', gate, 'nwait', 1)
+  position = redis.call('HINCRBY', gate, 'nwait', 1)
 end
-redis.call('HSET', gate, hold_field, taken .. '|' .. waitlisted .. '|' .. ARGV[6])
-return {'OK', taken, waitlisted, avail - taken}
+redis.call('HSET', gate, hold_field, taken .. '|' .. waitlisted .. '|' .. ARGV[6] .. '|' .. position)
+return {'OK', taken, waitlisted, avail - taken, position}
