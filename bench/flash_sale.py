@@ -498,7 +498,9 @@ def print_table(results, args):
     row("postgres CPU ms per request (bench backends)",
         lambda r: 1000 * r["cpu"]["postgres"] / stat(r, "Aggregated", "count"), 2)
     row("locust CPU ms per request", lambda r: 1000 * r["cpu"]["locust"] / stat(r, "Aggregated", "count"), 2)
+    row("Celery worker CPU ms per request", lambda r: 1000 * r["cpu"]["celery"] / stat(r, "Aggregated", "count"), 2)
     row("CPU used by other processes (cores)", lambda r: r["cpu"]["other"] / duration(r), 2)
+    row("machine busy (cores)", lambda r: r["cpu"]["busy"] / duration(r), 2)
 
     labels = [r["strategy"] for r in results]
     load = os.getloadavg()
