@@ -128,26 +128,32 @@ def rebuild(*, event_id):
     return bool(built)
 
 
-def available_seats(events):
-    """Live seats a buyer can book now, per event id: from Redis when the gate
-    exists (0 while anyone waits), else from PostgreSQL."""
-    events = list(events)
-    fallback = {event.id: max(event.capacity - event.booked_seats, 0) for event in events}
-    if not events:
+@dataclass(frozen=True)
+class Live:
+    available: int  # seats a buyer can book now: 0 while anyone waits
+    waiting: int  # waitlist entries, joins in flight included
+
+
+def live_counts(event_ids):
+    """Live seats and waitlist size per event id, for the events whose gate
+    exists. The others (no gate yet, or Redis unreachable) are left out for
+    PostgreSQL to answer: one pipelined round trip instead of counting a queue
+    that a flash sale makes long."""
+    event_ids = list(event_ids)
+    if not event_ids:
         return {}
     try:
         pipe = redis_client.pipeline(transaction=False)
-        for event in events:
-            pipe.hmget(gate_key(event.id), "avail", "nwait")
+        for event_id in event_ids:
+            pipe.hmget(gate_key(event_id), "avail", "nwait")
         states = pipe.execute()
     except Exception:  # noqa: BLE001 - reads degrade to PostgreSQL, they never fail
-        return fallback
+        return {}
     live = {}
-    for event, (avail, waiting) in zip(events, states):
-        if avail is None:
-            live[event.id] = fallback[event.id]
-        else:
-            live[event.id] = 0 if int(waiting or 0) > 0 else max(int(avail), 0)
+    for event_id, (avail, waiting) in zip(event_ids, states):
+        if avail is not None:
+            waiting = int(waiting or 0)
+            live[event_id] = Live(available=0 if waiting > 0 else max(int(avail), 0), waiting=waiting)
     return live
 
 

@@ -73,6 +73,21 @@ def test_list_available_seats_are_live_from_the_gate(client, app_ctx):
     assert fresh(Event, event.id).booked_seats == 0  # only Redis knows about the hold
 
 
+def test_waitlist_count_is_live_from_the_gate(client, app_ctx):
+    """With a gate, the size of the queue is the gate's count (a join in flight included),
+    not a count of the queue in PostgreSQL on every page."""
+    event = make_event(capacity=2)
+    assert gate.take(event_id=event.id, hold_id="buyer", quantity=2).taken == 2
+    assert gate.take(event_id=event.id, hold_id="join-in-flight", quantity=1).waitlisted
+
+    listed = client.get("/api/events").get_json()["data"][0]
+    detail = client.get(f"/api/events/{event.id}").get_json()["data"]
+
+    assert (listed["waitlistCount"], listed["availableSeats"]) == (1, 0)
+    assert (detail["waitlistCount"], detail["availableSeats"]) == (1, 0)
+    assert count(WaitlistEntry) == 0  # only Redis knows
+
+
 def test_list_waitlist_count_counts_waiting_entries_per_event(client, app_ctx):
     full, other = make_event(title="A Full", capacity=2, booked_seats=2), make_event(title="B Other")
     for status in ("waiting", "waiting", "served", "left"):
