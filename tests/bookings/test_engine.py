@@ -7,11 +7,13 @@ import pytest
 from sqlalchemy import func, select, text
 
 from evently.auth.models import User
-from evently.bookings import services
+from evently.bookings import services, writer
 from evently.bookings.models import Booking
+from evently.common.ids import booking_reference
 from evently.errors import Unavailable
 from evently.events.models import Event
 from evently.extensions import db, redis_client
+from evently.notifications.models import Notification
 from evently.seats import gate, holds, reconcile
 from evently.seats.models import SeatHold
 from tests import factories
@@ -205,6 +207,44 @@ def test_guard_rejection_is_corrected_and_retried(app_ctx, user):
     assert result.waitlist_entry.quantity_remaining == 2
     assert pg_booked(event.id) == 5
     assert avail(event.id) == 0
+
+
+def taken_reference_first(monkeypatch, taken, times):
+    """Booking references are random, so a clash with an existing one cannot be waited
+    for: the writer's draw is made to return `taken` for its next `times` draws."""
+    draws = [taken] * times
+    monkeypatch.setattr(writer, "booking_reference", lambda: draws.pop() if draws else booking_reference())
+
+
+def confirmations():
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.kind == "booking_confirmed"))
+
+
+def test_a_booking_reference_already_taken_is_drawn_again(app_ctx, user, monkeypatch):
+    event = factories.make_event(capacity=10)
+    first = services.book_seats(user=user, event_id=event.id, quantity=1)
+    taken_reference_first(monkeypatch, first.booking.reference, times=1)
+
+    second = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=2)
+
+    assert second.booking.quantity == 2 and second.booking.reference != first.booking.reference
+    assert pg_booked(event.id) == 3 and avail(event.id) == 7
+    assert confirmations() == 2
+    assert not [field for field in gate.state(event_id=event.id) if field.startswith("h:")]
+
+
+def test_a_reference_clash_on_every_attempt_is_a_503_that_changes_nothing(app_ctx, user, monkeypatch):
+    event = factories.make_event(capacity=10)
+    first = services.book_seats(user=user, event_id=event.id, quantity=1)
+    taken_reference_first(monkeypatch, first.booking.reference, times=2)
+
+    with pytest.raises(Unavailable):
+        services.book_seats(user=factories.make_user(), event_id=event.id, quantity=2)
+
+    assert pg_booked(event.id) == 1 and avail(event.id) == 9  # the seats went back to sale
+    assert confirmations() == 1
+    assert not [field for field in gate.state(event_id=event.id) if field.startswith("h:")]
 
 
 def test_redis_down_makes_booking_a_fast_503_and_reads_fall_back(app):
