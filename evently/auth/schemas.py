@@ -13,6 +13,16 @@ class RegisterSchema(Schema):
     password = ma.fields.String(**PASSWORD)
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
 
+    @ma.pre_load
+    def strip_surrounding_spaces(self, data, **_kwargs):
+        """A pasted or autofilled address often ends in a space, and login strips it: so
+        does register, instead of calling the address invalid. A name of only spaces is
+        then empty, and refused, instead of being stored as ''."""
+        if isinstance(data, dict):
+            data = {key: value.strip() if key in ("email", "name") and isinstance(value, str) else value
+                    for key, value in data.items()}
+        return data
+
 
 class LoginSchema(Schema):
     email = ma.fields.String(required=True, validate=validate.Length(min=1, max=254))

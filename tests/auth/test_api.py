@@ -112,10 +112,19 @@ def test_missing_fields_are_each_reported(client, app_ctx):
     assert all(isinstance(messages, list) and messages for messages in body["error"]["details"].values())
 
 
-@pytest.mark.parametrize("name", ["", "x" * 121])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 121])
 def test_bad_name_is_400(client, app_ctx, name):
     body = assert_error(register(client, name=name), 400, "VALIDATION_ERROR")
     assert list(body["error"]["details"]) == ["name"]
+    assert users() == []
+
+
+def test_register_strips_spaces_around_the_email_as_login_does(client, app_ctx):
+    response = register(client, email="  Spaced@Example.com ", name=" Ada ")
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert [(user.email, user.name) for user in users()] == [("spaced@example.com", "Ada")]
+    login = client.post("/api/auth/login", json={"email": " spaced@example.com", "password": PASSWORD})
+    assert login.status_code == 200
 
 
 # --- login ---------------------------------------------------------------------------------
