@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evently.common import faults
@@ -301,9 +301,10 @@ def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):
     capacity, booked = db.session.execute(
         select(Event.capacity, Event.booked_seats).where(Event.id == event.id).with_for_update()
     ).one()
-    waiting = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
-        WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting"))
-    taken = 0 if waiting else min(quantity, capacity - booked)
+    # Whether anyone waits, not how many: EXISTS stops at the first entry, a count visits them all.
+    anyone_waiting = db.session.scalar(select(exists().where(
+        WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting")))
+    taken = 0 if anyone_waiting else min(quantity, capacity - booked)
     if taken < quantity and not allow_partial:
         taken = 0
     waitlisted = join_waitlist and taken < quantity
