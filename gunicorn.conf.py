@@ -11,8 +11,12 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # GIL. Measured with `make bench` on 2 cores (README, Benchmark): sync x3 beat
 # gthread 3x4 (131 vs 114 bookings/s, p99 390 vs 980 ms); sync x5 and gthread
 # 2x8 did no better. gthread x3 with 1 thread (keep-alive) gave ~20% more
-# bookings/s but a ~1.6x worse p99, so sync stays. gevent would need psycopg2
-# made cooperative (psycogreen).
+# bookings/s but a ~1.6x worse p99, so sync stays. Re-measured with 2 x 4
+# threads: the event list alone ran 1.6x faster with keep-alive, but gthread
+# pins each connection to one worker (32 vs 16 seen), doubling the tail for
+# the busier worker's clients, and capping worker_connections starves clients
+# beyond the cap (README, Benchmark). Keep-alive belongs in a proxy in front.
+# gevent would need psycopg2 made cooperative (psycogreen).
 # GUNICORN_WORKER_CLASS and GUNICORN_THREADS exist so the benchmark can compare.
 workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
