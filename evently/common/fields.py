@@ -16,8 +16,14 @@ class UtcDateTime(ma.fields.AwareDateTime):
             return None
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    default_error_messages = {"out_of_range": "The moment falls outside the years 1 to 9999 in UTC."}
+
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC: a 500 before
+            raise self.make_error("out_of_range") from None
 
 
 class Money(ma.fields.Decimal):

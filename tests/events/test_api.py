@@ -197,6 +197,7 @@ def test_list_empty(client, app_ctx):
     ("q=" + "x" * 101, "q"),
     ("from=yesterday", "from"),
     ("from=2030-01-01T10:00:00", "from"),  # naive datetimes are ambiguous
+    ("from=0001-01-01T00:00:00%2B01:00", "from"),  # before year 1 in UTC
     ("from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z", "from"),
     ("status=archived", "status"),
     ("bogus=1", "bogus"),
@@ -433,6 +434,9 @@ def test_update_schedule_is_checked_against_stored_values(client, admin_headers)
     ({"bookedSeats": 3}, "bookedSeats"),
     ({"id": 3}, "id"),
     ({"title": None}, "title"),
+    # Valid ISO 8601 whose UTC instant falls outside Python's years 1-9999 (found by schemathesis).
+    ({"startsAt": "0001-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00+15:36"}, "endsAt"),
+    ({"endsAt": "9999-12-31T23:59:59-10:00"}, "endsAt"),
 ])
 def test_update_rejects_bad_fields(client, admin_headers, body, field):
     event = make_event(title="Same")
