@@ -2,6 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from evently.common.fields import not_blank
 from evently.http import Schema
 
 # argon2 has no 72-byte limit, but an unbounded password is a CPU-exhaustion vector.
@@ -11,16 +12,14 @@ PASSWORD = dict(required=True, validate=validate.Length(min=8, max=128), load_on
 class RegisterSchema(Schema):
     email = ma.fields.Email(required=True, validate=validate.Length(max=254))
     password = ma.fields.String(**PASSWORD)
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank])
 
     @ma.pre_load
-    def strip_surrounding_spaces(self, data, **_kwargs):
+    def strip_email(self, data, **_kwargs):
         """A pasted or autofilled address often ends in a space, and login strips it: so
-        does register, instead of calling the address invalid. A name of only spaces is
-        then empty, and refused, instead of being stored as ''."""
-        if isinstance(data, dict):
-            data = {key: value.strip() if key in ("email", "name") and isinstance(value, str) else value
-                    for key, value in data.items()}
+        does register, instead of calling the address invalid."""
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            data = {**data, "email": data["email"].strip()}
         return data
 
 

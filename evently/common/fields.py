@@ -1,4 +1,4 @@
-"""Marshmallow fields shared by every domain."""
+"""Marshmallow fields and validators shared by every domain."""
 from datetime import timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -47,3 +47,9 @@ class StrictBoolean(ma.fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+def not_blank(value):
+    """Text that is only whitespace says nothing (a title, a name); the services store it stripped."""
+    if not value.strip():
+        raise ma.ValidationError("Must not be blank.")

@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import Money, UtcDateTime
+from evently.common.fields import Money, UtcDateTime, not_blank
 from evently.http import PageQuerySchema, Schema
 
 SORTS = ("startsAt", "-startsAt", "popularity", "price", "-price")
@@ -25,11 +25,6 @@ class Price(Money):
         if rounded != exact:
             raise self.make_error("places")
         return rounded
-
-
-def not_blank(value):
-    if not value.strip():
-        raise ma.ValidationError("Must not be blank.")
 
 
 def _title(**kwargs):

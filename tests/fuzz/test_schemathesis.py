@@ -55,6 +55,8 @@ BUSINESS_RULES = [
     (None, r"(endsAt )?[Mm]ust be after startsAt\."),  # the service names whichever field it was sent
     ("title", r"Must not be blank\."),  # Python's whitespace (e.g. U+001D) is not JSON Schema's
     ("venue", r"Must not be blank\."),
+    ("name", r"Must not be blank\."),
+    (None, r"The moment falls outside the years 1 to 9999 in UTC\."),  # Python's datetime range
     ("quantity", r"At most \d+ tickets per booking\."),
     ("price", r"Use at most 2 decimal places\."),
     ("_schema", r"Send at least one field to change\."),
