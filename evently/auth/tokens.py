@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 from functools import wraps
 
-from flask import g
+from flask import g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from sqlalchemy import bindparam, exists, select
 
@@ -95,9 +95,15 @@ def admin_required(view):
 
 
 def optional_user():
-    """The caller if a valid access token came with the request, else None."""
-    verify_jwt_in_request(optional=True)
-    return current_user if current_user else None
+    """The caller if a valid access token came with the request, else None. Checked once
+    per request: the list cache asks before its view does, and each check is a query.
+    Kept in the WSGI environ, which is the request's own (`g` belongs to the app context,
+    which an outer context, as in tests, shares across requests)."""
+    environ = request.environ
+    if "evently.caller" not in environ:
+        verify_jwt_in_request(optional=True)
+        environ["evently.caller"] = current_user if current_user else None
+    return environ["evently.caller"]
 
 
 def expiry_of(payload):

@@ -55,7 +55,7 @@ def serve_public_page(view):
         cache = current_app.extensions.get("evently_list_cache")
         if cache is None or "status" in request.args:  # the admin view is never cached
             return view(*args, **kwargs)
-        optional_user()  # a bad token is refused, hit or miss (a miss's view checks it again)
+        optional_user()  # a bad token is refused, hit or miss (a miss's view reuses the answer)
         key = request.query_string
         body = cache.get(key)
         if body is not None:

@@ -1,10 +1,13 @@
 """The public event list's per-process cache (evently/events/list_cache.py), switched on here
 (the test config turns it off so other tests read their own writes)."""
 import time
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
 
 from evently.events.list_cache import ListCache
+from evently.extensions import db
 from tests.factories import auth_headers, make_event, make_user
 
 TTL = 0.5
@@ -66,6 +69,30 @@ def test_a_cached_page_still_refuses_bad_tokens_and_bad_queries(client, app_ctx,
     user = make_user()
     response = client.get("/api/events?status=all", headers=auth_headers(user))
     assert response.status_code == 403
+
+
+def test_a_miss_with_a_token_checks_it_once(client, app_ctx, list_cache):
+    """The cache checks the token before its view does; the view reuses that answer
+    instead of reading the revocation list a second time."""
+    make_event(title="Listed")
+    headers = auth_headers(make_user())
+    with statements_run() as statements:
+        assert titles(client.get("/api/events", headers=headers)) == ["Listed"]  # a miss
+    assert sum("revoked_tokens" in statement for statement in statements) == 1
+
+
+@contextmanager
+def statements_run():
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_off_when_the_setting_is_zero(client, app_ctx, app):
