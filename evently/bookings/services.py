@@ -34,7 +34,7 @@ from evently.ops.metrics import BOOKINGS, GUARD_REJECTIONS, SEATS_TAKEN
 from evently.seats import gate, holds
 from evently.seats.models import SeatHold
 from evently.waitlist import promotion
-from evently.waitlist.models import WaitlistEntry
+from evently.waitlist.models import WaitlistEntry, live_position
 
 from . import writer
 from .models import Booking
@@ -284,14 +284,10 @@ def _unsafe_take(event_id, quantity, allow_partial):
 
 
 def waitlist_position(entry):
-    """1-based place in the event's queue (FIFO by join order)."""
+    """1-based place in the event's queue (FIFO by join order), or None once not waiting."""
     if entry.status != "waiting":
         return None
-    return db.session.scalar(
-        select(func.count()).select_from(WaitlistEntry).where(
-            WaitlistEntry.event_id == entry.event_id, WaitlistEntry.status == "waiting", WaitlistEntry.id <= entry.id
-        )
-    )
+    return db.session.scalar(select(live_position()).where(WaitlistEntry.id == entry.id))
 
 
 def _book_with_row_lock(*, user, event, quantity, allow_partial, join_waitlist):

@@ -1,5 +1,5 @@
 """Waitlist entries: FIFO by id, partly servable, one active entry per user and event."""
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
@@ -30,3 +30,16 @@ class WaitlistEntry(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="waiting")
     # The key this entry has in the Redis gate's waiter set (the hold that created it).
     gate_key: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+
+
+def live_position():
+    """An entry's 1-based place among its event's waiting entries (FIFO by id), as a
+    column correlated to WaitlistEntry. The place a join is told comes from the gate
+    instead (evently/seats/lua/take.lua), which numbers joins without counting."""
+    ahead = WaitlistEntry.__table__.alias("ahead")
+    return (
+        select(func.count())
+        .where(ahead.c.event_id == WaitlistEntry.event_id, ahead.c.status == "waiting", ahead.c.id <= WaitlistEntry.id)
+        .correlate(WaitlistEntry)
+        .scalar_subquery()
+    )

@@ -10,7 +10,7 @@ from evently.extensions import db
 from evently.seats import gate
 
 from . import promotion
-from .models import WaitlistEntry
+from .models import WaitlistEntry, live_position
 
 
 def join_waitlist(*, user, event_id, quantity, allow_partial=True):
@@ -19,17 +19,6 @@ def join_waitlist(*, user, event_id, quantity, allow_partial=True):
     result = bookings.admit(user=user, event_id=event_id, quantity=quantity, allow_partial=allow_partial,
                             join_waitlist=True, mode="waitlist")
     return result.waitlist_entry
-
-
-def position_column():
-    """1-based place of an entry among the event's waiting entries (FIFO by join order)."""
-    ahead = WaitlistEntry.__table__.alias("ahead")
-    return (
-        select(func.count())
-        .where(ahead.c.event_id == WaitlistEntry.event_id, ahead.c.status == "waiting", ahead.c.id <= WaitlistEntry.id)
-        .correlate(WaitlistEntry)
-        .scalar_subquery()
-    )
 
 
 def _with_positions(rows):
@@ -43,7 +32,7 @@ def _with_positions(rows):
 def my_entries(*, user):
     """The user's active entries, each with its live position."""
     rows = db.session.execute(
-        select(WaitlistEntry, position_column())
+        select(WaitlistEntry, live_position())
         .where(WaitlistEntry.user_id == user.id, WaitlistEntry.status == "waiting")
         .order_by(WaitlistEntry.id)
     ).all()
