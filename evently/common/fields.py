@@ -8,6 +8,8 @@ import marshmallow as ma
 class UtcDateTime(ma.fields.AwareDateTime):
     """ISO 8601 in UTC with a Z suffix on output; input must carry an offset."""
 
+    default_error_messages = {"out_of_range": "The moment falls outside the years 1 to 9999 in UTC."}
+
     def __init__(self, **kwargs):
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
@@ -16,13 +18,11 @@ class UtcDateTime(ma.fields.AwareDateTime):
             return None
         return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    default_error_messages = {"out_of_range": "The moment falls outside the years 1 to 9999 in UTC."}
-
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
             return moment.astimezone(timezone.utc)
-        except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before year 1 in UTC: a 500 before
+        except OverflowError:  # valid ISO 8601 beyond Python: 0001-01-01T00:00:00+05:00 is year 0 in UTC
             raise self.make_error("out_of_range") from None
 
 
