@@ -137,7 +137,9 @@ class EventSchema(Schema):
     capacity = ma.fields.Integer()
     booked_seats = ma.fields.Integer()
     available_seats = ma.fields.Integer(metadata={"description": "Live from the seat gate."})
-    waitlist_count = ma.fields.Integer(metadata={"description": "Waitlist entries still waiting."})
+    waitlist_count = ma.fields.Integer(metadata={
+        "description": "Waitlist entries still waiting: live from the seat gate (joins in flight included) "
+                       "when the event has one."})
     price = Money()
     currency = ma.fields.String()
     status = ma.fields.String()

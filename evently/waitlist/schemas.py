@@ -17,7 +17,9 @@ class WaitlistJoinSchema(Schema):
 class WaitlistEntrySchema(Schema):
     id = ma.fields.Integer()
     event_id = ma.fields.Integer()
-    position = ma.fields.Integer(allow_none=True, metadata={"description": "1 = next served; null once not waiting"})
+    position = ma.fields.Integer(allow_none=True, metadata={
+        "description": "1 = next served; null once not waiting. In the answer to a join, the place the seat "
+                       "gate gave it (no two joins get the same); in GET /api/waitlist, live."})
     quantity = ma.fields.Integer(attribute="quantity_remaining", metadata={"description": "Seats still wanted"})
     quantity_requested = ma.fields.Integer()
     allow_partial = ma.fields.Boolean()
