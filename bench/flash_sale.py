@@ -19,6 +19,7 @@ Every process it starts is stopped on the way out, whatever happens.
 import argparse
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -185,11 +186,9 @@ def group_cpu_seconds(process):
     return total
 
 
-def own_cpu_seconds(who=None):
-    """User+system CPU of this process (or, with RUSAGE_CHILDREN, of its waited-for children) so far."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF if who is None else who)
+def own_cpu_seconds(children=False):
+    """User+system CPU of this process (or of its waited-for children) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 

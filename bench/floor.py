@@ -16,7 +16,6 @@ strictly more.
 """
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -77,14 +76,14 @@ def run_locust(port, mix, name, args, server):
     """Locust's stats for one floor, plus the CPU per request of the server and of locust itself."""
     prefix = os.path.join(WORK, f"floor-{mix}")
     print(f"floor {mix}: {args.users} users for {args.duration} s ...", flush=True)
-    server_before, locust_before = group_cpu_seconds(server), own_cpu_seconds(resource.RUSAGE_CHILDREN)
+    server_before, locust_before = group_cpu_seconds(server), own_cpu_seconds(children=True)
     subprocess.run(locust_argv("floor_locustfile.py", f"http://127.0.0.1:{port}", args.users, args.duration, prefix),
                    cwd=ROOT, check=True, env={**os.environ, "FLOOR_MIX": mix},
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stats = read_stats(f"{prefix}_stats.csv")[name]
     requests = max(stats["count"], 1)
     stats["gunicornCpuMs"] = (group_cpu_seconds(server) - server_before) * 1000 / requests
-    stats["locustCpuMs"] = (own_cpu_seconds(resource.RUSAGE_CHILDREN) - locust_before) * 1000 / requests
+    stats["locustCpuMs"] = (own_cpu_seconds(children=True) - locust_before) * 1000 / requests
     return stats
 
 
