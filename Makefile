@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults bench bench-floor install db migrate admin clean
+.PHONY: help run test test-faults bench bench-floor wrk install db migrate admin clean
 
 help:
 	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
@@ -59,11 +59,18 @@ test: install
 test-faults: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
-bench: install
+bench: install wrk
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
 
-bench-floor: install
+bench-floor: install wrk
 	$(BIN)/python -m bench.floor $(BENCH_ARGS)
+
+# The benchmarks' load tool is wrk (a C program, not on PyPI): Debian's package, installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+wrk:
+	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q wrk >/dev/null; } \
+		|| { echo "make: wrk is needed for the benchmark; install it (apt-get install wrk, brew install wrk)" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

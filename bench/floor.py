@@ -1,10 +1,10 @@
 """What this machine can do at best: two floors measured through Flask on gunicorn.
 
     make bench-floor                      # ~40 s
-    .venv/bin/python -m bench.floor --duration 20 --users 48
+    .venv/bin/python -m bench.floor --duration 20 --connections 48
 
 The same server (gunicorn sync, gunicorn.conf.py's worker count), load tool
-(locust headless, 48 users, no think time), database and Redis as
+(wrk with bench/load.lua, 48 connections, no think time), database and Redis as
 `make bench`, but an app that does only the least work (bench/floor_app.py):
 
 - book: one Lua call + one autocommit INSERT, the two round trips a booking
@@ -16,24 +16,25 @@ strictly more.
 """
 import argparse
 import os
-import subprocess
+import random
 import sys
 import time
 
 import psycopg2
 import redis
 
-from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, ROOT, WORK, Processes, free_port, group_cpu_seconds,
-                               locust_argv, own_cpu_seconds, read_stats, wait_http)
+from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, WORK, Processes, Stream, free_port, group_cpu_seconds,
+                               run_load, wait_http)
 from evently.dbsetup import ensure_database
 
 FLOORS = {"book": ("POST /book", "one Lua call + one INSERT"), "get": ("GET /static-list", "a constant JSON page")}
+ACCOUNTS = 1000  # the floor app reads only the quantity; the token column is a placeholder
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15, help="seconds of load per floor")
-    parser.add_argument("--users", type=int, default=48)
+    parser.add_argument("--connections", type=int, default=48)
     args = parser.parse_args()
     os.makedirs(WORK, exist_ok=True)
     ensure_database(DATABASE_URL)
@@ -50,8 +51,9 @@ def main():
         server = processes.start("gunicorn", [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py",
                                               "bench.floor_app:app"], env=env, log="floor-gunicorn")
         wait_http(f"http://127.0.0.1:{port}/healthz")
+        accounts = write_accounts()
         for mix, (name, _what) in FLOORS.items():
-            results[mix] = run_locust(port, mix, name, args, server)
+            results[mix] = run_floor(processes, port, name, args, server, accounts)
     finally:
         processes.stop_all()
     with psycopg2.connect(DATABASE_URL) as connection, connection.cursor() as cursor:
@@ -60,30 +62,36 @@ def main():
         cursor.execute("DROP TABLE bench_floor")
 
     workers = os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1)  # as gunicorn.conf.py
-    print(f"\nfloors through Flask on gunicorn sync x{workers}, locust {args.users} users, {args.duration} s each")
+    print(f"\nfloors through Flask on gunicorn sync x{workers}, wrk {args.connections} connections, {args.duration} s each")
     for mix, (_name, what) in FLOORS.items():
         stats = results[mix]
         print(f"  {what:28s} {stats['rps']:7,.0f} req/s, p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms, "
               f"p99 {stats['p99']:.0f} ms, failures {stats['failures']}; CPU ms per request: "
-              f"gunicorn {stats['gunicornCpuMs']:.2f}, locust {stats['locustCpuMs']:.2f}")
-    # A request still in flight when locust stops may insert without being counted: rows >= answers.
+              f"gunicorn {stats['gunicornCpuMs']:.2f}, wrk {stats['wrkCpuMs']:.2f}")
+    # A request still in flight when wrk stops may insert without being counted: rows >= answers.
     print(f"  rows written {rows} for {results['book']['count']} booking answers counted")
     failed = any(stats["failures"] for stats in results.values()) or rows < results["book"]["count"]
     return 1 if failed else 0
 
 
-def run_locust(port, mix, name, args, server):
-    """Locust's stats for one floor, plus the CPU per request of the server and of locust itself."""
-    prefix = os.path.join(WORK, f"floor-{mix}")
-    print(f"floor {mix}: {args.users} users for {args.duration} s ...", flush=True)
-    server_before, locust_before = group_cpu_seconds(server), own_cpu_seconds(children=True)
-    subprocess.run(locust_argv("floor_locustfile.py", f"http://127.0.0.1:{port}", args.users, args.duration, prefix),
-                   cwd=ROOT, check=True, env={**os.environ, "FLOOR_MIX": mix},
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    stats = read_stats(f"{prefix}_stats.csv")[name]
+def write_accounts():
+    path = os.path.join(WORK, "floor-accounts.txt")
+    with open(path, "w") as out:
+        out.writelines(f"{n} {random.randint(1, 4)} -\n" for n in range(1, ACCOUNTS + 1))
+    return path
+
+
+def run_floor(processes, port, name, args, server, accounts):
+    """wrk's stats for one floor, plus the CPU per request of the server and of wrk itself."""
+    method, path = name.split(" ")
+    stream = Stream(name, path, args.connections, post_as=accounts if method == "POST" else None)
+    server_before = group_cpu_seconds(server)
+    load = run_load(processes, f"http://127.0.0.1:{port}", [stream], args.duration, f"floor-{path.strip('/')}")
+    stats = load["stats"][name]
     requests = max(stats["count"], 1)
+    stats["rps"] = stats["count"] / (load["lastAt"] - load["firstAt"])
     stats["gunicornCpuMs"] = (group_cpu_seconds(server) - server_before) * 1000 / requests
-    stats["locustCpuMs"] = (own_cpu_seconds(children=True) - locust_before) * 1000 / requests
+    stats["wrkCpuMs"] = load["cpu"] * 1000 / requests
     return stats
 
 

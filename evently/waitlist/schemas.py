@@ -17,6 +17,7 @@ class WaitlistJoinSchema(Schema):
 class WaitlistEntrySchema(Schema):
     id = ma.fields.Integer()
     event_id = ma.fields.Integer()
+    user_id = ma.fields.Integer()  # whose place it is, as a booking says whose seats they are
     position = ma.fields.Integer(allow_none=True, metadata={
         "description": "1 = next served; null once not waiting. In the answer to a join, the place the seat "
                        "gate gave it (no two joins get the same); in GET /api/waitlist, live."})
@@ -28,7 +29,6 @@ class WaitlistEntrySchema(Schema):
 
 
 class QueueEntrySchema(WaitlistEntrySchema):
-    user_id = ma.fields.Integer()
     waiting_since = UtcDateTime(attribute="created_at", dump_only=True)
 
 
