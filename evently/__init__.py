@@ -62,8 +62,10 @@ def register_extensions(app):
                   expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
     api.init_app(app)
     from evently.events import list_cache
+    from evently.notifications import relay
 
     list_cache.init_app(app)
+    relay.init_app(app)
 
     app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks

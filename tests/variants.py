@@ -28,4 +28,6 @@ def other_app(session_app, config_name="testing", **overrides):
         for obj, state in saved.items():
             vars(obj).clear()
             vars(obj).update(state)
+        # Celery keeps both a process default and a thread's current app; each new app takes both.
         session_app.extensions["celery"].set_default()
+        session_app.extensions["celery"].set_current()

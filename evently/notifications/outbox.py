@@ -23,11 +23,16 @@ def enqueue(*, dedupe_key, user_id, kind, subject, body, payload=None):
 
 
 def deliver_after_commit(notification_id):
-    """Send the row's delivery task once the transaction commits (the sweep covers a lost send)."""
-    from evently.common.tasks import enqueue_after_commit
-    from evently.notifications.tasks import deliver_notification
+    """Hand the row to the relay once the transaction commits; the relay batches
+    rows into delivery tasks, and the sweep covers any send that is lost."""
+    from flask import current_app
 
-    enqueue_after_commit(deliver_notification, notification_id)
+    from evently.common.after_commit import on_commit
+
+    from . import relay
+
+    app = current_app._get_current_object()
+    on_commit(lambda: relay.submit(app, notification_id))
 
 
 def _when(event):
