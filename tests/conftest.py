@@ -9,13 +9,16 @@ other instances so that parallel runs never share state.
 import os
 
 import pytest
+import redis
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from evently import create_app
 from evently.dbsetup import recreate_database
 from evently.extensions import db, redis_client
+from evently.notifications import relay
 from tests import factories
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +42,8 @@ def clean_state(app):
     with app.app_context():
         redis_client.flushdb()
     yield
+    # Send what the relay still holds now, so no late batch lands in the next test's broker.
+    app.extensions[relay.EXTENSION].flush()
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:
@@ -87,6 +92,13 @@ def celery_worker(app):
     with start_worker(celery, pool="threads", concurrency=2, perform_ping_check=False,
                       loglevel="WARNING", shutdown_timeout=20):
         yield celery
+        # The relay sends its batches up to a linger after the test's last commit: let the
+        # worker take and finish them, or a delivery would run into the next test's cleanup.
+        app.extensions[relay.EXTENSION].flush()
+        broker = redis.Redis.from_url(celery.conf.broker_url)
+        wait_until(lambda: broker.llen("evently") == 0 and broker.hlen("unacked") == 0,
+                   message="the worker finished every task the test sent")
+        broker.close()
 
 
 @pytest.fixture

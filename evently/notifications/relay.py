@@ -40,7 +40,8 @@ class Relay:
         self.app = app
         self.linger = linger
         self._pending = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _pending
+        self._sending = threading.Lock()  # one flush at a time: a flush returns only after earlier sends
         self._wake = threading.Event()
         self._owner_pid = None  # the process whose thread serves this relay
 
@@ -55,16 +56,17 @@ class Relay:
         from evently.common.tasks import enqueue
         from evently.notifications.tasks import deliver_batch
 
-        with self._lock:
-            ids, self._pending = self._pending, []
-        sent = 0
-        with self.app.app_context():
-            for start in range(0, len(ids), BATCH_SIZE):
-                batch = ids[start:start + BATCH_SIZE]
-                # A failed send is logged by enqueue; the sweep delivers those rows later.
-                if enqueue(deliver_batch, batch):
-                    sent += len(batch)
-        return sent
+        with self._sending:
+            with self._lock:
+                ids, self._pending = self._pending, []
+            sent = 0
+            with self.app.app_context():
+                for start in range(0, len(ids), BATCH_SIZE):
+                    batch = ids[start:start + BATCH_SIZE]
+                    # A failed send is logged by enqueue; the sweep delivers those rows later.
+                    if enqueue(deliver_batch, batch):
+                        sent += len(batch)
+            return sent
 
     def _start_thread_once(self):
         # A forked child (a gunicorn worker of a preloaded app) inherits the
