@@ -255,7 +255,8 @@ class Accounts:
         self.path, self.quantities = path, quantities
 
     def acknowledged(self, at, body):
-        """What one 201 told its client, beside the seats that client asked for (known here, not read from the answer)."""
+        """What one 201 told its client, beside the seats that client asked for
+        (known here from the seeding, not read from the answer)."""
         data = json.loads(body)["data"]
         booking, entry = data["booking"], data["waitlistEntry"]
         user_id = (booking or entry)["userId"]
@@ -590,7 +591,8 @@ def print_table(results, args):
     print(f"\nmachine: {os.cpu_count()} cores, load average now {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     width = max(len(label) for label, _v, _r in rows) + 2
     header = f"{'':<{width}}" + "".join(f"{label:>12}" for label in labels) + (f"{'ratio':>10}" if len(results) == 2 else "")
-    print(f"\n== flash sale: {args.connections} connections, {args.duration} s per strategy, hot event of {args.capacity} seats ==")
+    print(f"\n== flash sale: {args.connections} connections, {args.duration} s per strategy, "
+          f"hot event of {args.capacity} seats ==")
     if len(results) == 2:
         print(f"(ratio = {labels[0]} / {labels[1]})")
     print(header)
@@ -612,7 +614,8 @@ def print_table(results, args):
             s = reads["stats"]["GET /api/events"]
             errors = {k: v for k, v in reads["statuses"].items() if not k.endswith(" 200")}
             requests = max(s["count"], 1)
-            print(f"\nevent list alone ({result['strategy']} server, {args.connections} connections, {args.read_duration} s): "
+            print(f"\nevent list alone ({result['strategy']} server, {args.connections} connections, "
+                  f"{args.read_duration} s): "
                   f"{s['count'] / seconds:,.0f} req/s, p50 {s['p50']:.0f} ms, p95 {s['p95']:.0f} ms, "
                   f"p99 {s['p99']:.0f} ms, errors {errors or 0}; CPU ms per request: "
                   f"gunicorn {reads['gunicornCpu'] * 1000 / requests:.2f}, wrk {reads['cpu'] * 1000 / requests:.2f}")

@@ -62,7 +62,8 @@ def main():
         cursor.execute("DROP TABLE bench_floor")
 
     workers = os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1)  # as gunicorn.conf.py
-    print(f"\nfloors through Flask on gunicorn sync x{workers}, wrk {args.connections} connections, {args.duration} s each")
+    print(f"\nfloors through Flask on gunicorn sync x{workers}, wrk {args.connections} connections, "
+          f"{args.duration} s each")
     for mix, (_name, what) in FLOORS.items():
         stats = results[mix]
         print(f"  {what:28s} {stats['rps']:7,.0f} req/s, p50 {stats['p50']:.0f} ms, p95 {stats['p95']:.0f} ms, "

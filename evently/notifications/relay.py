@@ -21,7 +21,6 @@ import time
 log = logging.getLogger(__name__)
 
 EXTENSION = "evently.relay"
-BATCH_SIZE = 200
 
 
 def init_app(app):
@@ -53,20 +52,15 @@ class Relay:
 
     def flush(self):
         """Send every pending id now; returns how many were handed to the broker."""
-        from evently.common.tasks import enqueue
-        from evently.notifications.tasks import deliver_batch
+        from evently.notifications.tasks import enqueue_deliveries
 
         with self._sending:
             with self._lock:
                 ids, self._pending = self._pending, []
-            sent = 0
+            if not ids:
+                return 0
             with self.app.app_context():
-                for start in range(0, len(ids), BATCH_SIZE):
-                    batch = ids[start:start + BATCH_SIZE]
-                    # A failed send is logged by enqueue; the sweep delivers those rows later.
-                    if enqueue(deliver_batch, batch):
-                        sent += len(batch)
-            return sent
+                return enqueue_deliveries(ids)
 
     def _start_thread_once(self):
         # A forked child (a gunicorn worker of a preloaded app) inherits the

@@ -7,7 +7,7 @@ from evently.common.tasks import RETRY_OPTIONS, enqueue
 
 from . import services
 
-SWEEP_BATCH = 100
+BATCH_SIZE = 200
 
 
 @shared_task(name="notifications.deliver", acks_late=True, **RETRY_OPTIONS)
@@ -25,11 +25,16 @@ def deliver_batch(notification_ids):
                         for notification_id in notification_ids))
 
 
+def enqueue_deliveries(notification_ids):
+    """Send `deliver_batch` tasks for the ids, BATCH_SIZE per task; returns how many
+    ids reached the broker (enqueue logs a failed send, and the sweep retries those)."""
+    batches = [notification_ids[start:start + BATCH_SIZE] for start in range(0, len(notification_ids), BATCH_SIZE)]
+    return sum(len(batch) for batch in batches if enqueue(deliver_batch, batch))
+
+
 @shared_task(name="notifications.sweep", acks_late=True)
 def sweep_outbox():
     """Re-enqueue what is due and not sent: after a broker outage or a failed
     attempt, nothing in the outbox is forgotten."""
     ids = services.due_notifications()
-    batches = [ids[start:start + SWEEP_BATCH] for start in range(0, len(ids), SWEEP_BATCH)]
-    sent = sum(len(batch) for batch in batches if enqueue(deliver_batch, batch))
-    return {"due": len(ids), "enqueued": sent}
+    return {"due": len(ids), "enqueued": enqueue_deliveries(ids)}
