@@ -1,5 +1,6 @@
 """A gunicorn worker SIGKILLed between the Redis take and the PostgreSQL commit:
-the seats come back exactly once, and the server keeps serving."""
+the seats come back exactly once, and the server keeps serving. One SIGKILLed
+after its commit, with the confirmation's id still in its relay: the sweep mails it."""
 import http.client
 import json
 import os
@@ -8,13 +9,17 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from evently.bookings.models import Booking
+from evently.common.models import utcnow
 from evently.extensions import db
+from evently.notifications import tasks
+from evently.notifications.models import Notification
 from evently.seats import gate, reconcile
 from tests import factories
 from tests.redis_server import free_port
@@ -27,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def gunicorn_server(app):
     port = free_port()
+    # A committed confirmation stays in the worker's relay for a minute: long enough to die with it.
     env = dict(os.environ, EVENTLY_ENV="testing", BOOKING_TEST_PAUSE_SECONDS="2", PORT=str(port),
-               WEB_CONCURRENCY="1")
+               WEB_CONCURRENCY="1", NOTIFICATION_RELAY_LINGER_MS="60000")
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
@@ -93,3 +99,27 @@ def test_worker_killed_between_take_and_commit_returns_the_seats_once(app_ctx, g
     assert second.get("status") == 201
     db.session.expire_all()
     assert db.session.scalar(select(func.sum(Booking.quantity))) == 3
+
+
+def test_worker_killed_with_a_confirmation_in_its_relay_still_mails_it(app_ctx, gunicorn_server, celery_worker,
+                                                                       smtp_server):
+    process, port = gunicorn_server
+    event = factories.make_event(capacity=10)
+    token = factories.auth_headers(factories.make_user(email="buyer@example.com"))["Authorization"].split()[1]
+    outcome = {}
+    post_booking(port, token, event.id, 2, outcome)
+    assert outcome.get("status") == 201  # committed; the confirmation's id waits in the worker's relay
+    for pid in worker_pids(process.pid):
+        os.kill(pid, signal.SIGKILL)
+
+    time.sleep(1)  # a live Celery worker would have delivered by now, had anything been sent
+    row = db.session.scalar(select(Notification))
+    assert (row.kind, row.status) == ("booking_confirmed", "pending")
+    assert smtp_server.messages_with("buyer@example.com") == []
+
+    row.updated_at = utcnow() - timedelta(minutes=1)  # past the sweep's grace for fresh rows
+    db.session.commit()
+    assert tasks.sweep_outbox() == {"due": 1, "enqueued": 1}
+    wait_until(lambda: smtp_server.messages_with("buyer@example.com"), message="the swept confirmation mailed")
+    wait_until(lambda: db.session.scalar(select(Notification.status)) == "sent", message="outbox row marked sent")
+    assert len(smtp_server.messages_with("buyer@example.com")) == 1
