@@ -426,8 +426,9 @@ def run_load(processes, base, streams, duration, label, event_id=None):
     print(f"  wrk {label}: {', '.join(f'{s.connections} x {s.name}' for s in streams)} for {duration} s ...",
           flush=True)
     started, cpu_before = time.time(), own_cpu_seconds(children=True)
-    names = [start_wrk(processes, f"wrk-{label}-{index}", stream, base, duration, event_id)
-             for index, stream in enumerate(streams)]
+    names = [f"wrk-{label}-{index}" for index in range(len(streams))]
+    for name, stream in zip(names, streams):
+        start_wrk(processes, name, stream, base, duration, event_id)
     for name in names:
         processes.wait(name, duration + 30)
     cpu = own_cpu_seconds(children=True) - cpu_before  # the wrk processes, reaped just now
@@ -460,7 +461,6 @@ def start_wrk(processes, name, stream, base, duration, event_id):
     processes.start(name, ["wrk", "--threads", "1", "--connections", str(max(stream.connections, 1)),
                            "--duration", f"{duration}s", "--timeout", "10s", "--script", LOAD_SCRIPT,
                            base + stream.path], env=env)
-    return name
 
 
 # ---------------------------------------------------------------- invariants
@@ -492,13 +492,14 @@ def check_invariants(event_id, flash, accounts, strategy):
                        and getattr(waiting.get(item["entryId"]), "quantity", None) != item["waitlisted"]]
     acked_bookings = {item["bookingId"] for item in acked if item["bookingId"]}
     acked_entries = {item["entryId"] for item in acked if item["entryId"]}
-    unread = {}  # user -> seats booked and waitlisted by a request whose 201 was never read
-    for rows, acked_ids in ((confirmed, acked_bookings), (waiting, acked_entries)):
-        for row in rows.values():
-            if row.id not in acked_ids:
-                unread[row.user_id] = unread.get(row.user_id, 0) + row.quantity
-    unread_booked = sum(row.quantity for row in confirmed.values() if row.id not in acked_bookings)
-    unread_waiting = sum(row.quantity for row in waiting.values() if row.id not in acked_entries)
+    # Rows written for requests whose 201 was never read, and the seats each such user got.
+    unread_bookings = [row for row in confirmed.values() if row.id not in acked_bookings]
+    unread_entries = [row for row in waiting.values() if row.id not in acked_entries]
+    unread = Counter()
+    for row in unread_bookings + unread_entries:
+        unread[row.user_id] += row.quantity
+    unread_booked = sum(row.quantity for row in unread_bookings)
+    unread_waiting = sum(row.quantity for row in unread_entries)
 
     demand = sum(item["requested"] for item in acked) + sum(accounts.quantities[user] for user in unread)
     told_booked = sum(item["booked"] for item in acked)
