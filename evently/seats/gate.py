@@ -6,6 +6,7 @@ flush loses all of it or none, and Cluster keeps it on one slot). Fields:
   nwait      number of entries waiting; while > 0 direct sales take nothing
   w:<key>    one per waiting entry (its gate key)
   h:<hold>   "taken|waitlisted|ts|position" for each request between Redis and PostgreSQL
+No other field: fix.lua counts the w: fields as HLEN minus the others.
 PostgreSQL is the truth; this is the fast, atomic front door.
 """
 import time
@@ -164,6 +165,12 @@ def holds(*, event_id):
         taken, waitlisted, ts = value.split("|")[:3]  # a fourth part, the position, is not needed here
         found[name[2:]] = (int(taken), waitlisted == "1", int(ts))
     return found
+
+
+def waiter_marks(*, event_id):
+    """The gate keys of the waiter marks (w:*), read incrementally: a long queue
+    never blocks Redis in one command."""
+    return {name[2:] for name, _value in redis_client.hscan_iter(gate_key(event_id), match="w:*", count=1000)}
 
 
 def state(*, event_id):

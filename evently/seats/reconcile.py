@@ -4,16 +4,28 @@ import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from evently.common.models import utcnow
+from evently.events.models import Event
 from evently.extensions import db, redis_client
 from evently.ops.metrics import HOLDS_REAPED, RECONCILE_CORRECTIONS
+from evently.waitlist.models import WaitlistEntry
 
 from . import gate, holds
 from .models import SeatHold
 
 log = logging.getLogger(__name__)
+
+
+# Core statements built once, run on the session's connection: reconcile reads up
+# to a whole queue of keys, and ORM rows cost it half again as much.
+_EVENTS, _ENTRIES, _HOLDS = Event.__table__, WaitlistEntry.__table__, SeatHold.__table__
+_LOCK_SEATS = (select(_EVENTS.c.capacity, _EVENTS.c.booked_seats)
+               .where(_EVENTS.c.id == bindparam("event_id")).with_for_update())
+_RESOLVED = select(_HOLDS.c.hold_id).where(_HOLDS.c.hold_id.in_(bindparam("hold_ids", expanding=True)))
+_WAITING_KEYS = select(_ENTRIES.c.gate_key).where(_ENTRIES.c.event_id == bindparam("event_id"),
+                                                  _ENTRIES.c.status == "waiting")
 
 
 @dataclass
@@ -74,30 +86,39 @@ def reap_expired_holds(*, event_id, ttl_seconds=None):
 
 
 def reconcile_event(*, event_id, ttl_seconds=None):
-    """Reap expired holds, then correct the event's gate from PostgreSQL under its row lock."""
-    from evently.events.models import Event
-    from evently.waitlist.models import WaitlistEntry
+    """Reap expired holds, then correct the event's gate from PostgreSQL under its row lock.
 
+    The row lock (FOR UPDATE) serialises this with every commit that touches the
+    event: bookings and promotions update its booked seats, and every join or
+    release inserts a row whose foreign key takes a share lock on it. So while it
+    is held, no waiting entry starts or stops waiting and no hold is resolved;
+    only takes run, adding holds that fix.lua sees. The O(queue) parts are kept
+    out of Redis's single thread (HSCANs, the comparison here in Python) and the
+    marks are read before the lock (why that is safe: fix.lua drops a mark only if
+    its entry does not wait now and its hold is not in flight)."""
     report = EventReport(event_id=event_id)
     report.reaped_holds, report.reaped_seats = reap_expired_holds(event_id=event_id, ttl_seconds=ttl_seconds)
 
-    # The row lock serialises us with every commit that changes booked seats.
-    event = db.session.execute(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
-    if event is None:
+    marks = gate.waiter_marks(event_id=event_id)
+    connection = db.session.connection()
+    seats = connection.execute(_LOCK_SEATS, {"event_id": event_id}).first()
+    if seats is None:
         db.session.rollback()
         gate.forget_event(event_id=event_id)
         return report
     hold_ids = list(gate.holds(event_id=event_id))
-    resolved = db.session.scalars(select(SeatHold.hold_id).where(SeatHold.hold_id.in_(hold_ids))).all() if hold_ids else []
-    waiting = db.session.scalars(
-        select(WaitlistEntry.gate_key).where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")
-    ).all()
-    free = event.capacity - event.booked_seats
-    before, after, added, removed, dropped = gate.script("fix")(
-        keys=[gate.gate_key(event_id)], args=[free, len(resolved), *resolved, *waiting]
-    )
+    resolved = connection.execute(_RESOLVED, {"hold_ids": hold_ids}).scalars().all() if hold_ids else []
+    waiting = set(connection.execute(_WAITING_KEYS, {"event_id": event_id}).scalars())
+    free = seats.capacity - seats.booked_seats
+    drop, add = marks - waiting, waiting - marks
+    fixed = gate.script("fix")(keys=[gate.gate_key(event_id)],
+                               args=[free, len(resolved), len(drop), *resolved, *drop, *add])
+    if int(fixed[0]) == -1:  # no gate (Redis lost it): build it whole, still under the lock
+        gate.script("init")(keys=[gate.gate_key(event_id)], args=[free, *waiting])
+        fixed = [None, free, len(waiting), 0, 0]
     db.session.commit()
-    report.avail_before = None if int(before) == -1 else int(before)
+    before, after, added, removed, dropped = fixed
+    report.avail_before = None if before is None else int(before)
     report.avail_after = int(after)
     report.waiters_added, report.waiters_removed, report.holds_dropped = int(added), int(removed), int(dropped)
     _count(report)
@@ -119,8 +140,6 @@ def _count(report):
 
 def events_to_reconcile():
     """Every event with a gate in Redis, plus every published event not yet over."""
-    from evently.events.models import Event
-
     ids = set()
     for key in redis_client.scan_iter(match="evently:{event:*}", count=1000):
         if key.endswith("}"):

@@ -16,6 +16,7 @@ from evently.extensions import db, redis_client
 from evently.notifications.models import Notification
 from evently.seats import gate, holds, reconcile
 from evently.seats.models import SeatHold
+from evently.waitlist.models import WaitlistEntry
 from tests import factories
 from tests.variants import other_app
 
@@ -164,6 +165,106 @@ def test_reconcile_restores_lost_waiters_so_nobody_jumps_the_queue(app_ctx, user
     report = reconcile.reconcile_event(event_id=event.id)
     assert report.waiters_added == 1 and report.avail_after == 0
     assert gate.state(event_id=event.id)["nwait"] == "1"
+
+
+def marks(event_id):
+    return {name[2:] for name in gate.state(event_id=event_id) if name.startswith("w:")}
+
+
+def waiting_keys(event_id):
+    db.session.expire_all()
+    return set(db.session.scalars(select(WaitlistEntry.gate_key).where(WaitlistEntry.event_id == event_id,
+                                                                      WaitlistEntry.status == "waiting")))
+
+
+def test_reconcile_drops_stale_marks_but_keeps_joins_in_flight(app_ctx, user):
+    event = factories.make_event(capacity=1)
+    services.book_seats(user=user, event_id=event.id, quantity=1)
+    waiter = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=2).waitlist_entry
+    gate.take(event_id=event.id, hold_id="joining", quantity=1)  # a join between Redis and its commit
+    key = gate.gate_key(event.id)
+    redis_client.hset(key, "w:ghost", "1")  # an entry that stopped waiting while Redis was unreachable
+    redis_client.hincrby(key, "nwait", 1)
+    report = reconcile.reconcile_event(event_id=event.id)
+    assert (report.waiters_removed, report.waiters_added) == (1, 0)
+    assert marks(event.id) == {waiter.gate_key, "joining"}
+    assert gate.state(event_id=event.id)["nwait"] == "2"
+
+
+def test_reconcile_keeps_a_join_that_took_while_it_read_the_marks(app_ctx, user, monkeypatch):
+    """The marks are read before the row lock; a join that takes after that read is
+    neither in them nor in PostgreSQL, and must keep its mark and its place."""
+    event = factories.make_event(capacity=1)
+    services.book_seats(user=user, event_id=event.id, quantity=1)
+    first = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=1).waitlist_entry
+    read_marks = gate.waiter_marks
+
+    def then_a_join(*, event_id):
+        seen = read_marks(event_id=event_id)
+        assert gate.take(event_id=event_id, hold_id="late", quantity=1).position == 2
+        return seen
+
+    monkeypatch.setattr(gate, "waiter_marks", then_a_join)
+    report = reconcile.reconcile_event(event_id=event.id)
+    assert not report.corrected
+    assert marks(event.id) == {first.gate_key, "late"}
+    assert gate.state(event_id=event.id)["nwait"] == "2"
+
+
+def test_reconcile_rebuilds_a_gate_lost_while_it_ran(app_ctx, user, monkeypatch):
+    event = factories.make_event(capacity=1)
+    services.book_seats(user=user, event_id=event.id, quantity=1)
+    waiter = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=3).waitlist_entry
+    read_marks = gate.waiter_marks
+
+    def then_redis_loses_it(*, event_id):
+        seen = read_marks(event_id=event_id)
+        redis_client.delete(gate.gate_key(event_id))
+        return seen
+
+    monkeypatch.setattr(gate, "waiter_marks", then_redis_loses_it)
+    report = reconcile.reconcile_event(event_id=event.id)
+    assert (report.avail_before, report.avail_after, report.waiters_added) == (None, 0, 1)
+    assert marks(event.id) == {waiter.gate_key}
+    assert gate.state(event_id=event.id)["nwait"] == "1"
+
+
+@pytest.mark.race
+def test_reconcile_racing_a_stream_of_joins_never_loses_or_invents_a_waiter(app, app_ctx, user, monkeypatch):
+    """Joins commit (and finish their holds) while reconcile runs again and again:
+    every run finds nothing to correct, and the gate ends equal to PostgreSQL.
+    Each join pauses between its take and its commit, so most runs meet joins in flight."""
+    monkeypatch.setitem(app.config, "BOOKING_TEST_PAUSE_SECONDS", 0.02)
+    event = factories.make_event(capacity=1)
+    services.book_seats(user=user, event_id=event.id, quantity=1)
+    buyers = [buyer.id for buyer in factories.make_users(60)]
+    reports, done = [], threading.Event()
+
+    def reconcile_until_done():
+        with app.app_context():
+            while not done.is_set():
+                reports.append(reconcile.reconcile_event(event_id=event.id))
+            db.session.remove()
+
+    def join(user_ids):
+        with app.app_context():
+            for user_id in user_ids:
+                services.book_seats(user=db.session.get(User, user_id), event_id=event.id, quantity=1)
+            db.session.remove()
+
+    reconciler = threading.Thread(target=reconcile_until_done)
+    joiners = [threading.Thread(target=join, args=(buyers[i::3],)) for i in range(3)]
+    reconciler.start()
+    for thread in joiners:
+        thread.start()
+    for thread in joiners:
+        thread.join(120)
+    done.set()
+    reconciler.join(60)
+    assert len(reports) >= 5, "reconcile must have run while the joins did"
+    assert [vars(r) for r in reports if r.corrected] == []
+    assert marks(event.id) == waiting_keys(event.id) and len(waiting_keys(event.id)) == 60
+    assert gate.state(event_id=event.id)["nwait"] == "60"
 
 
 def test_cli_reconcile_prints_the_report(app):
