@@ -22,6 +22,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
+# Each worker proves it is alive by touching a temporary file on every loop
+# (one utime per request). On a container's overlay or a busy disk that call can
+# block a worker for long enough to be killed as hung; /dev/shm is memory.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 graceful_timeout = 20
 keepalive = 5
 accesslog = None
