@@ -177,6 +177,18 @@ def waiting_keys(event_id):
                                                                       WaitlistEntry.status == "waiting")))
 
 
+def after_reading_marks(monkeypatch, action):
+    """Run `action(event_id)` in reconcile right after it has read the waiter marks (before its lock)."""
+    read_marks = gate.waiter_marks
+
+    def then_act(*, event_id):
+        seen = read_marks(event_id=event_id)
+        action(event_id)
+        return seen
+
+    monkeypatch.setattr(gate, "waiter_marks", then_act)
+
+
 def test_reconcile_drops_stale_marks_but_keeps_joins_in_flight(app_ctx, user):
     event = factories.make_event(capacity=1)
     services.book_seats(user=user, event_id=event.id, quantity=1)
@@ -197,14 +209,7 @@ def test_reconcile_keeps_a_join_that_took_while_it_read_the_marks(app_ctx, user,
     event = factories.make_event(capacity=1)
     services.book_seats(user=user, event_id=event.id, quantity=1)
     first = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=1).waitlist_entry
-    read_marks = gate.waiter_marks
-
-    def then_a_join(*, event_id):
-        seen = read_marks(event_id=event_id)
-        assert gate.take(event_id=event_id, hold_id="late", quantity=1).position == 2
-        return seen
-
-    monkeypatch.setattr(gate, "waiter_marks", then_a_join)
+    after_reading_marks(monkeypatch, lambda event_id: gate.take(event_id=event_id, hold_id="late", quantity=1))
     report = reconcile.reconcile_event(event_id=event.id)
     assert not report.corrected
     assert marks(event.id) == {first.gate_key, "late"}
@@ -215,14 +220,7 @@ def test_reconcile_rebuilds_a_gate_lost_while_it_ran(app_ctx, user, monkeypatch)
     event = factories.make_event(capacity=1)
     services.book_seats(user=user, event_id=event.id, quantity=1)
     waiter = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=3).waitlist_entry
-    read_marks = gate.waiter_marks
-
-    def then_redis_loses_it(*, event_id):
-        seen = read_marks(event_id=event_id)
-        redis_client.delete(gate.gate_key(event_id))
-        return seen
-
-    monkeypatch.setattr(gate, "waiter_marks", then_redis_loses_it)
+    after_reading_marks(monkeypatch, lambda event_id: redis_client.delete(gate.gate_key(event_id)))
     report = reconcile.reconcile_event(event_id=event.id)
     assert (report.avail_before, report.avail_after, report.waiters_added) == (None, 0, 1)
     assert marks(event.id) == {waiter.gate_key}
