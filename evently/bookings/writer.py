@@ -20,10 +20,11 @@ on the claim: all three mean this hold was recorded before.
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
 from evently.bookings.models import Booking
 from evently.common.ids import booking_reference
+from evently.common.models import detached_instance, mapped_columns
 from evently.extensions import db
 from evently.notifications import outbox
 from evently.waitlist.models import WaitlistEntry
@@ -62,29 +63,17 @@ def write_outcome(*, user_id, event, hold_id, requested, taken, waitlisted, allo
         "reference": reference, "waiting": requested - taken, "allow_partial": allow_partial,
         "subject": subject, "body": body, "position": position,
     }).mappings().one()
-    booking = _instance(Booking, row, "b_") if taken else None
+    booking = detached_instance(Booking, row, "b_") if taken else None
     entry = None
     if waitlisted:
-        entry = _instance(WaitlistEntry, row, "e_")
+        entry = detached_instance(WaitlistEntry, row, "e_")
         entry.position = row["position"]
     return Written(booking=booking, entry=entry, guarded=row["guarded"] if guarded_write else True,
                    notification_id=row["notification_id"] if taken else None)
 
 
-@lru_cache(maxsize=None)
-def _columns(model):
-    """(attribute key, column name) of every mapped column."""
-    return tuple((attr.key, attr.columns[0].name) for attr in inspect(model).column_attrs)
-
-
-def _instance(model, row, prefix):
-    """A transient model instance carrying the returned row: what the response
-    schemas and the outbox read. Never added to the session."""
-    return model(**{key: row[prefix + name] for key, name in _columns(model)})
-
-
 def _returned(alias, model, prefix):
-    return ", ".join(f"{alias}.{name} AS {prefix}{name}" for _key, name in _columns(model))
+    return ", ".join(f"{alias}.{name} AS {prefix}{name}" for _key, name in mapped_columns(model))
 
 
 @lru_cache(maxsize=None)

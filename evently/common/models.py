@@ -1,7 +1,8 @@
 """Column helpers shared by every model."""
 from datetime import datetime, timezone
+from functools import lru_cache
 
-from sqlalchemy import DateTime, func
+from sqlalchemy import DateTime, func, inspect
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -14,3 +15,17 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), onupdate=func.now()
     )
+
+
+@lru_cache(maxsize=None)
+def mapped_columns(model):
+    """(attribute key, column name) of every mapped column of `model`."""
+    return tuple((attr.key, attr.columns[0].name) for attr in inspect(model).column_attrs)
+
+
+def detached_instance(model, row, prefix=""):
+    """A transient `model` instance carrying a Core row's columns (named `prefix` +
+    column name): what schemas and services read, without the ORM's identity map
+    and loading machinery, which cost more than the query on hot paths. Never added
+    to a session, so nothing is written back and no rollback expires it."""
+    return model(**{key: row[prefix + name] for key, name in mapped_columns(model)})
