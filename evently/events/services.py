@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, func, or_, select
 
 from evently.bookings.models import Booking
+from evently.common.models import detached_instance
 from evently.errors import CapacityBelowBooked, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from evently.extensions import db
 from evently.seats import gate
@@ -103,9 +104,15 @@ def list_events(*, viewer, page=1, per_page=20, q=None, starts_from=None, to=Non
     return EventPage(items=present(events), page=page, per_page=per_page, total=total)
 
 
+# The event page is what buyers reload in a flash sale. Core on the session's connection and a
+# detached instance: db.session.get's ORM load was two thirds of this read's CPU.
+_EVENT_ROW = select(Event.__table__).where(Event.__table__.c.id == bindparam("event_id"))
+
+
 def get_event(*, viewer, event_id):
     """A published event, or any event for an admin. Raises NotFound otherwise."""
-    event = db.session.get(Event, event_id)
+    row = db.session.connection().execute(_EVENT_ROW, {"event_id": event_id}).first()
+    event = detached_instance(Event, row._mapping) if row is not None else None
     if event is None or (event.status != "published" and not _is_admin(viewer)):
         raise NotFound("Event not found.")
     return present([event])[0]
