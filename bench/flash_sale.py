@@ -574,9 +574,9 @@ def print_table(results, args):
         return result["flash"]["stats"][name][key]
 
     def duration(result):
-        return result["flash"]["lastAt"] - result["flash"]["firstAt"]
+        return seconds_of(result["flash"])
 
-    row("booking requests/s (answered 201)", lambda r: len(r["flash"]["acknowledged"]) / duration(r))
+    row("booking requests/s (answered 201)", lambda r: booking_rate(r["flash"]))
     row("all requests/s", lambda r: stat(r, "Aggregated", "count") / duration(r))
     row("seats sold/s until sold out", lambda r: r["facts"]["capacity"] / r["facts"]["sellout_seconds"])
     row("sold out after (s)", lambda r: r["facts"]["sellout_seconds"], 1)
@@ -617,17 +617,31 @@ def print_table(results, args):
     _print_goals(results)
 
 
+def seconds_of(run):
+    """A wrk run's span, first answer to last."""
+    return run["lastAt"] - run["firstAt"]
+
+
+def booking_rate(flash):
+    """Booking requests answered 201 per second of the flash sale."""
+    return len(flash["acknowledged"]) / seconds_of(flash)
+
+
+def list_rate(reads):
+    """Event list requests per second of the list-only run."""
+    return reads["stats"]["GET /api/events"]["count"] / seconds_of(reads)
+
+
 def _print_reads(results, args):
     for result in results:
         reads = result["reads"]
         if reads:
-            seconds = reads["lastAt"] - reads["firstAt"]
             s = reads["stats"]["GET /api/events"]
             errors = {k: v for k, v in reads["statuses"].items() if not k.endswith(" 200")}
             requests = max(s["count"], 1)
             print(f"\nevent list alone ({result['strategy']} server, {args.connections} connections, "
                   f"{args.read_duration} s): "
-                  f"{s['count'] / seconds:,.0f} req/s, p50 {s['p50']:.0f} ms, p95 {s['p95']:.0f} ms, "
+                  f"{list_rate(reads):,.0f} req/s, p50 {s['p50']:.0f} ms, p95 {s['p95']:.0f} ms, "
                   f"p99 {s['p99']:.0f} ms, errors {errors or 0}; CPU ms per request: "
                   f"gunicorn {reads['gunicornCpu'] * 1000 / requests:.2f}, wrk {reads['cpu'] * 1000 / requests:.2f}")
 
@@ -637,16 +651,15 @@ def _print_goals(results):
     gated = next((r for r in results if r["strategy"] == "redis"), None)
     if gated is None:
         return
-    flash = gated["flash"]
-    bookings = len(flash["acknowledged"]) / (flash["lastAt"] - flash["firstAt"])
-    p99 = flash["stats"]["POST /api/bookings"]["p99"]
+    bookings = booking_rate(gated["flash"])
+    p99 = gated["flash"]["stats"]["POST /api/bookings"]["p99"]
     _name, not_oversold, detail = next(check for check in gated["checks"] if check[0].startswith("0 oversold"))
     goals = [(f"booking requests/s >= {GOAL_BOOKINGS_PER_S:,}", f"{bookings:,.0f}", bookings >= GOAL_BOOKINGS_PER_S),
              (f"bookings p99 <= {GOAL_BOOKINGS_P99_MS} ms", f"{p99:,.0f} ms", p99 <= GOAL_BOOKINGS_P99_MS),
              ("0 oversold (confirmed == booked <= capacity)", detail, not_oversold)]
     reads = gated["reads"]
     if reads:
-        listed = reads["stats"]["GET /api/events"]["count"] / (reads["lastAt"] - reads["firstAt"])
+        listed = list_rate(reads)
         goals.append((f"event list alone >= {GOAL_LIST_PER_S:,} req/s", f"{listed:,.0f} req/s",
                       listed >= GOAL_LIST_PER_S))
     print("\ngoals (redis strategy; targets for this machine, not checks: see the README)")
