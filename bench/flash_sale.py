@@ -133,7 +133,11 @@ def measure_floors(processes, args):
     from bench import floor  # imported here: bench.floor builds on this module's helpers
 
     print(f"\n== floors ({args.floor_duration} s each) ==")
-    return floor.measure_floors(processes, args.floor_duration, args.connections)
+    try:
+        return floor.measure_floors(processes, args.floor_duration, args.connections)
+    except Exception as error:  # the floors only put the run in context: their failure must not hide its table
+        print(f"  the floors could not be measured ({error!r}); see {WORK}/floor-gunicorn.log", file=sys.stderr)
+        return None
 
 
 # ---------------------------------------------------------------- processes
