@@ -130,14 +130,19 @@ def measure_floors(processes, args):
     """This machine's floors, measured right after the strategies: a run is read against the
     floor of the same minutes, because machines of this kind differ by up to 3x and one machine's
     floor by up to 2x within an hour."""
-    from bench import floor  # imported here: bench.floor builds on this module's helpers
-
     print(f"\n== floors ({args.floor_duration} s each) ==")
     try:
-        return floor.measure_floors(processes, args.floor_duration, args.connections)
+        return _floor_bench().measure_floors(processes, args.floor_duration, args.connections)
     except Exception as error:  # the floors only put the run in context: their failure must not hide its table
         print(f"  the floors could not be measured ({error!r}); see {WORK}/floor-gunicorn.log", file=sys.stderr)
         return None
+
+
+def _floor_bench():
+    """bench.floor, imported on use: it builds on this module's helpers, so a top-level import would be circular."""
+    from bench import floor
+
+    return floor
 
 
 # ---------------------------------------------------------------- processes
@@ -637,9 +642,7 @@ def print_table(results, args, floors=None):
             print(f"  {result['strategy']:<8} [{'ok' if ok else 'FAIL'}] {name}: {detail}")
     _print_reads(results, args)
     if floors:
-        from bench import floor
-
-        floor.print_floors(floors, args.floor_duration, args.connections)
+        _floor_bench().print_floors(floors, args.floor_duration, args.connections)
     _print_goals(results, floors)
 
 
