@@ -90,7 +90,8 @@ class Config:
     MAIL_FROM = env("MAIL_FROM", "Evently <no-reply@evently.local>")
 
     # Booking engine.
-    BOOKING_STRATEGY = env("BOOKING_STRATEGY", "redis")  # redis | pglock (benchmark baseline)
+    # redis (the Lua gate) | pglock (decide under a PostgreSQL row lock: the benchmark's baseline). Read once at start-up.
+    BOOKING_STRATEGY = env("BOOKING_STRATEGY", "redis")
     DEFAULT_MAX_PER_BOOKING = env_int("DEFAULT_MAX_PER_BOOKING", 10)
     HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 30)
     RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
@@ -137,9 +138,6 @@ class TestingConfig(Config):
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
     EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))
-    # Fault-injection only: a promotion step sleeps between its Redis take and its commit.
-    PROMOTION_TEST_PAUSE_SECONDS = float(env("PROMOTION_TEST_PAUSE_SECONDS", "0"))
-    BOOKING_TEST_PAUSE_SECONDS = float(env("BOOKING_TEST_PAUSE_SECONDS", "0"))
     LOG_LEVEL = "WARNING"
 
 

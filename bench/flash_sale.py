@@ -558,7 +558,7 @@ def check_invariants(event_id, flash, accounts, strategy):
          f"{len(unread)} <= {in_flight_limit} connections, each holds what its account asked"),
     ]
     if strategy == "redis":
-        state = gate.state(event_id=event_id)
+        state = gate.state(gate.ref(event_id))
         avail, nwait = int(state.get("avail", -1)), int(state.get("nwait", 0))
         in_flight = sum(1 for key in state if key.startswith("h:"))
         checks.append(("Redis gate avail == capacity - booked, no holds left",

@@ -65,8 +65,8 @@ def seed(waiters):
             "gate_key) SELECT :event_id, id, 1, 1, true, 'bench-' || id FROM users WHERE role = 'user'"
         ), {"event_id": event_id})
         db.session.commit()
-        gate.forget_event(event_id=event_id)
-        gate.rebuild(event_id=event_id)
+        gate.close(gate.ref(event_id))
+        gate.rebuild(gate.ref(event_id))
     return app, event_id
 
 

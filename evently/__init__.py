@@ -20,6 +20,7 @@ def create_app(config_name=None, **overrides):
 
     logs.configure(app)
     register_extensions(app)
+    register_engine(app)
     register_celery(app)
     register_blueprints(app)
     register_errors(app)
@@ -61,12 +62,6 @@ def register_extensions(app):
     cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
                   expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
     api.init_app(app)
-    from evently.events import list_cache
-    from evently.notifications import relay
-
-    list_cache.init_app(app)
-    relay.init_app(app)
-
     app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks
     from evently.common import after_commit  # noqa: F401  registers the session hooks
@@ -83,6 +78,17 @@ def close_session_safely(_error=None):
     except Exception:  # noqa: BLE001 - the connection is gone; invalidate it and let the pool replace it
         db.session().invalidate()
         db.session.remove()
+
+
+def register_engine(app):
+    """Per-app state of the domains: the seat engine's strategy, the list cache, the notification relay."""
+    from evently import seats
+    from evently.events import list_cache
+    from evently.notifications import relay
+
+    seats.init_app(app)
+    list_cache.init_app(app)
+    relay.init_app(app)
 
 
 def register_celery(app):

@@ -30,8 +30,7 @@ RELIABLE_DEFAULTS = {
 }
 
 
-TASK_MODULES = ["evently.seats.tasks", "evently.waitlist.tasks", "evently.notifications.tasks",
-                "evently.events.tasks", "evently.analytics.tasks"]
+TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks"]
 MAX_COUNTDOWN = 20
 
 

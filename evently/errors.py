@@ -74,6 +74,14 @@ class CapacityBelowBooked(Conflict):
     code, message = "CAPACITY_BELOW_BOOKED", "Capacity cannot go below the seats already booked."
 
 
+class EventCancelled(Conflict):
+    code, message = "EVENT_CANCELLED", "This event is cancelled and can no longer be changed."
+
+
+class EventHasBookings(Conflict):
+    code, message = "EVENT_HAS_BOOKINGS", "An event with bookings or waiters cannot go back to draft; cancel it instead."
+
+
 class AlreadyWaitlisted(Conflict):
     code, message = "ALREADY_WAITLISTED", "You are already on the waitlist for this event."
 
@@ -120,8 +128,13 @@ HTTP_MESSAGES = {
 }
 
 
+def error_payload(code, message, details=None):
+    """The one JSON error envelope."""
+    return {"message": message, "error": {"code": code, "details": details or {}}}
+
+
 def error_response(status, code, message, details=None, headers=None):
-    response = jsonify({"message": message, "error": {"code": code, "details": details or {}}})
+    response = jsonify(error_payload(code, message, details))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

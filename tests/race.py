@@ -1,5 +1,6 @@
 """A real race harness: threads in this process plus worker processes, all
 posting bookings through the full Flask stack at the same instant."""
+import importlib
 import multiprocessing
 import os
 import threading
@@ -39,10 +40,13 @@ def run_threads(app, jobs, start_barrier=None, go=None):
     return results
 
 
-def _process_main(overrides, jobs, ready, go, queue):
+def _process_main(overrides, setup, jobs, ready, go, queue):
     from evently import create_app
 
     app = create_app("testing", **overrides)
+    if setup:
+        module, _, name = setup.partition(":")
+        getattr(importlib.import_module(module), name)(app)
     results = run_threads(app, jobs, go=_Ready(ready, go))
     queue.put(results)
 
@@ -61,13 +65,15 @@ class _Ready:
         self.go.wait(60)
 
 
-def race(app, jobs, *, processes=2, overrides=None):
-    """Split jobs between this process's threads and `processes` spawned processes; start together."""
+def race(app, jobs, *, processes=2, overrides=None, setup=None):
+    """Split jobs between this process's threads and `processes` spawned processes; start together.
+    Each spawned process builds its app with `overrides`, then calls `setup(app)` if given
+    ("module:function", e.g. to install a test-only strategy)."""
     overrides = overrides or {}
     context = multiprocessing.get_context("spawn")
     chunks = [jobs[i::processes + 1] for i in range(processes + 1)]
     ready, go, queue = context.Semaphore(0), context.Event(), context.Queue()
-    children = [context.Process(target=_process_main, args=(overrides, chunk, ready, go, queue), daemon=True)
+    children = [context.Process(target=_process_main, args=(overrides, setup, chunk, ready, go, queue), daemon=True)
                 for chunk in chunks[1:]]
     env_backup = dict(os.environ)
     for child in children:

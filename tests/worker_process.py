@@ -7,13 +7,16 @@ import sys
 import time
 from pathlib import Path
 
+from tests import patched
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    def __init__(self, *, broker_url, extra_env=None):
+    def __init__(self, *, broker_url, extra_env=None, fault=None):
         self.broker_url = broker_url
         self.extra_env = extra_env or {}
+        self.fault = fault  # (name, seconds) from tests/patched.py
         self.process = None
         self.log = subprocess.DEVNULL
 
@@ -27,10 +30,11 @@ class WorkerProcess:
             "CELERY_BROKER_URL": self.broker_url,
             **self.extra_env,
         })
+        worker = ["-A", "celery_worker.celery", "worker", "--pool=prefork", "--concurrency=1",
+                  "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle", "-Q", "evently"]
+        argv = patched.command(*self.fault, "celery", *worker) if self.fault else [sys.executable, "-m", "celery", *worker]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_worker.celery", "worker", "--pool=prefork", "--concurrency=1",
-             "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-Q", "evently"],
+            argv,
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 

@@ -1,4 +1,4 @@
-"""Bookings, the hold ledger that arbitrates in-flight seats, and idempotency records."""
+"""Bookings and the idempotency records of booking requests."""
 from datetime import datetime
 from decimal import Decimal
 
@@ -50,6 +50,9 @@ class IdempotencyRecord(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False, server_default="in_progress")
+    # The execution that holds the key now: its outcome is recorded only while it still does,
+    # so an execution whose key was taken over (it looked dead) can never record a second outcome.
+    execution_id: Mapped[str | None] = mapped_column(String(40))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[dict | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(

@@ -37,24 +37,13 @@ def create_booking(body):
         raise ValidationError(details={"Idempotency-Key": ["1 to 255 printable ASCII characters."]})
     claim = idempotency.begin(user_id=current_user.id, key=key,
                               fingerprint=idempotency.request_fingerprint("POST", request.path, body))
-    if claim.is_replay:
-        return _json(claim.replay_body, claim.replay_status, replayed=True)
-    try:
-        result = services.book_seats(user=current_user, hold_id=claim.hold_id, **body)
-    except Exception:
-        # Errors are not stored: the client may retry with the same key. A
-        # booking that did commit is found again through the key's hold id.
-        idempotency.abandon(claim)
-        raise
-    payload = BookingResultEnvelope().dump({"message": result.message, "data": result})
-    idempotency.complete(claim, status=201, body=payload)
-    return _json(payload, 201)
-
-
-def _json(payload, status, replayed=False):
-    response = jsonify(payload)
-    response.status_code = status
-    if replayed:
+    if not claim.replayed:
+        idempotency.execute(
+            claim, render=lambda result: BookingResultEnvelope().dump({"message": result.message, "data": result}),
+            run=lambda on_recorded: services.book_seats(user=current_user, on_recorded=on_recorded, **body))
+    response = jsonify(claim.body)
+    response.status_code = claim.status
+    if claim.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 

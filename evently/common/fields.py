@@ -1,4 +1,5 @@
 """Marshmallow fields and validators shared by every domain."""
+import unicodedata
 from datetime import timezone
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -47,6 +48,17 @@ class StrictBoolean(ma.fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+# single_line as an OpenAPI (ECMA) pattern, for clients and fuzzers: no character of Unicode category Cc.
+SINGLE_LINE_PATTERN = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+
+
+def single_line(value):
+    """Text shown on one line (a title, a venue): control characters (CR, LF, TAB, ...) are refused,
+    because such text also ends up in mail subjects, where a line break is a header injection."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ma.ValidationError("Must not contain control characters such as line breaks or tabs.")
 
 
 def not_blank(value):

@@ -18,18 +18,20 @@ PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "i
 
 
 def enqueue(task, *args, **kwargs):
-    """Send `task`; returns False (and logs) if the broker is unreachable. Callers
-    only enqueue work that PostgreSQL already records, so a periodic sweep finds it again."""
+    """Send `task` (a task or its name); returns False (and logs) if the broker is unreachable.
+    Callers only enqueue work that PostgreSQL already records, so a periodic sweep finds it again.
+    Sending by name lets a service request a task without importing the module that defines it."""
+    name = getattr(task, "name", task)
     try:
         # Through this Flask app's Celery (not Celery's process-wide default app). No caller
         # reads a result: without ignore_result, send_task SUBSCRIBEs to the result channel and
         # UNSUBSCRIBEs again (two extra Redis round trips per booking; task_ignore_result only
         # applies to the worker side).
-        current_app.extensions["celery"].send_task(task.name, args=args, kwargs=kwargs, retry=True,
+        current_app.extensions["celery"].send_task(name, args=args, kwargs=kwargs, retry=True,
                                                    retry_policy=PUBLISH_RETRY, ignore_result=True)
         return True
     except Exception as error:  # noqa: BLE001 - kombu raises several types for a dead broker
-        log.warning("could not enqueue %s: %s", task.name, error)
+        log.warning("could not enqueue %s: %s", name, error)
         return False
 
 

@@ -1,4 +1,4 @@
-"""Events: capacity and the booked-seat counter that PostgreSQL guards."""
+"""Events: capacity, the booked-seat counter that PostgreSQL guards, and the gate's incarnation."""
 from datetime import datetime
 from decimal import Decimal
 
@@ -38,3 +38,7 @@ class Event(TimestampMixin, db.Model):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="draft")
     max_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, server_default="10")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # This event's incarnation: its Redis seat gate is keyed by it (evently/seats/gate.py), so a gate
+    # left in Redis by another database, or by an earlier event with the same id, is never used.
+    gate_token: Mapped[str] = mapped_column(String(32), nullable=False,
+                                            server_default=text("replace(gen_random_uuid()::text, '-', '')"))

@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import Money, UtcDateTime, not_blank
+from evently.common.fields import SINGLE_LINE_PATTERN, Money, UtcDateTime, not_blank, single_line
 from evently.http import PageQuerySchema, Schema
 
 SORTS = ("startsAt", "-startsAt", "popularity", "price", "-price")
@@ -28,11 +28,13 @@ class Price(Money):
 
 
 def _title(**kwargs):
-    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
+    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank, single_line],
+                            metadata={"pattern": SINGLE_LINE_PATTERN}, **kwargs)
 
 
 def _venue(**kwargs):
-    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank], **kwargs)
+    return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank, single_line],
+                            metadata={"pattern": SINGLE_LINE_PATTERN}, **kwargs)
 
 
 def _capacity(**kwargs):

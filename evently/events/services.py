@@ -1,5 +1,4 @@
-"""Events: browsing, and the admin lifecycle (create, update, cancel or delete) kept in step with the seat gate."""
-from contextlib import contextmanager
+"""Events: browsing, and the admin lifecycle (create, update, cancel or delete); seat changes go through the seat engine."""
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -7,14 +6,14 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, func, or_, select
 
 from evently.bookings.models import Booking
+from evently.common.db import transaction
 from evently.common.models import detached_instance
-from evently.errors import CapacityBelowBooked, Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from evently.errors import EventCancelled, EventHasBookings, Forbidden, NotFound, Unauthorized, ValidationError
 from evently.extensions import db
-from evently.seats import gate
-from evently.waitlist import promotion
+from evently.seats import cancellation, gate, release
+from evently.seats.locking import lock_event
 from evently.waitlist.models import WaitlistEntry
 
-from . import cancellation
 from .models import Event
 
 EDITABLE_FIELDS = ("title", "description", "venue", "starts_at", "ends_at", "capacity", "price", "currency",
@@ -27,14 +26,6 @@ SORT_ORDERS = {
     "price": (Event.price.asc(), Event.starts_at.asc(), Event.id.asc()),
     "-price": (Event.price.desc(), Event.starts_at.asc(), Event.id.asc()),
 }
-
-
-class EventCancelled(Conflict):
-    code, message = "EVENT_CANCELLED", "This event is cancelled and can no longer be changed."
-
-
-class EventHasBookings(Conflict):
-    code, message = "EVENT_HAS_BOOKINGS", "An event with bookings or waiters cannot go back to draft; cancel it instead."
 
 
 @dataclass(frozen=True)
@@ -126,7 +117,7 @@ def create_event(*, actor, title, venue, starts_at, ends_at, capacity, price, de
     event = Event(title=title.strip(), description=description, venue=venue.strip(), starts_at=starts_at,
                   ends_at=ends_at, capacity=capacity, price=price, currency=currency, status=status,
                   max_per_booking=max_per_booking, created_by_id=actor.id)
-    with _transaction():
+    with transaction():
         db.session.add(event)
     return present([event])[0]
 
@@ -142,9 +133,8 @@ def update_event(*, actor, event_id, **changes):
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"update_event() got unexpected fields: {sorted(unknown)}")
-    with _transaction():
-        # The row lock serialises capacity changes with bookings, which update booked_seats on this row.
-        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True))
+    with transaction():
+        event = lock_event(event_id)
         if event is None:
             raise NotFound("Event not found.")
         if event.status == "cancelled":
@@ -154,51 +144,28 @@ def update_event(*, actor, event_id, **changes):
         if ends_at <= starts_at:
             field = "endsAt" if "ends_at" in changes else "startsAt"
             raise ValidationError(details={field: ["endsAt must be after startsAt."]})
-        delta = changes.get("capacity", event.capacity) - event.capacity
         if changes.get("status") == "draft" and event.status == "published" and _has_holders(event_id):
             raise EventHasBookings()
-        if changes.get("capacity", event.capacity) < event.booked_seats:
-            raise CapacityBelowBooked(details={"capacity": changes["capacity"], "bookedSeats": event.booked_seats})
+        if "capacity" in changes:
+            release.change_capacity(event, capacity=changes.pop("capacity"))
         for field in ("title", "venue"):
             if field in changes:
                 changes[field] = changes[field].strip()
         for field, value in changes.items():
             setattr(event, field, value)
-        if delta:
-            gate.apply_capacity_change(event_id=event.id, delta=delta)
-    if delta > 0:
-        promotion.request_promotion(event.id)
     return present([event])[0]
 
 
 def delete_event(*, actor, event_id):
-    """Remove an event that never had a booking; cancel one that has (admin).
-
-    Cancelling stops all sales at the gate; cancelling the bookings themselves
-    and notifying holders and waiters is the event-cancellation job's work.
+    """Delete an event nobody ever booked or waited for; cancel any other (admin): its
+    bookings and waiters are then cancelled and notified by a job.
     Raises Forbidden (non-admin), NotFound and EventCancelled (already cancelled)."""
     _require_admin(actor)
-    with _transaction():
-        # Locked FOR UPDATE, a booking's insert (its foreign-key check) waits for us, so "no bookings" stays true.
-        event = db.session.scalar(select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True))
-        if event is None:
-            raise NotFound("Event not found.")
-        if event.status == "cancelled":
-            raise EventCancelled("This event is already cancelled.")
-        if not db.session.scalar(select(exists().where(Booking.event_id == event_id))):
-            db.session.delete(event)  # waitlist entries go with it (ON DELETE CASCADE)
-            gate.forget_event(event_id=event_id)
-            deleted = True
-        else:
-            event.status = "cancelled"
-            # Bookings and waiters are cancelled and notified by a job recorded in this
-            # transaction, so a broker outage delays it but cannot lose it.
-            job = cancellation.open_job(event)
-            gate.close_event(event_id=event_id)
-            deleted = False
-    if deleted:
+    removal = cancellation.remove_event(event_id=event_id)
+    if removal.deleted:
         return EventRemoval(event_id=event_id, deleted=True)
-    return EventRemoval(event_id=event_id, deleted=False, event=present([event])[0], cancellation_job=job)
+    event = db.session.get(Event, event_id)
+    return EventRemoval(event_id=event_id, deleted=False, event=present([event])[0], cancellation_job=removal.job)
 
 
 def cancellation_progress(*, actor, event_id):
@@ -227,11 +194,14 @@ _WAITING_COUNTS = (select(WaitlistEntry.event_id, func.count())
 
 def present(events):
     """Views for a page of events: live seats and waitlist sizes from the gate in one
-    pipelined call; events without a gate get them from PostgreSQL (one grouped query)."""
+    pipelined call. Events without a gate (none built yet, Redis flushed or down) get
+    them from PostgreSQL in one grouped query, and then show no seat as free while
+    anyone waits: reads never build gates, and the gate built by the next booking or
+    by reconcile says which waiters could take them."""
     events = list(events)
     if not events:
         return []
-    live = gate.live_counts(event.id for event in events if event.status != "cancelled")
+    live = gate.live_counts(event for event in events if event.status != "cancelled")
     unknown = [event.id for event in events if event.id not in live]
     waiting = dict(db.session.execute(_WAITING_COUNTS, {"event_ids": unknown}).all()) if unknown else {}
     return [_view(event, live.get(event.id), waiting.get(event.id, 0)) for event in events]
@@ -240,7 +210,8 @@ def present(events):
 def _view(event, live, waiting_in_postgres):
     if live is not None:
         return EventView(event=event, available_seats=live.available, waitlist_count=live.waiting)
-    seats = 0 if event.status == "cancelled" else max(event.capacity - event.booked_seats, 0)
+    free = event.capacity - event.booked_seats
+    seats = 0 if event.status == "cancelled" or waiting_in_postgres else max(free, 0)
     return EventView(event=event, available_seats=seats, waitlist_count=waiting_in_postgres)
 
 
@@ -262,14 +233,3 @@ def _require_admin(user, message="Only administrators may do this."):
         raise Unauthorized()
     if not user.is_admin:
         raise Forbidden(message)
-
-
-@contextmanager
-def _transaction():
-    """Commit on success, roll back on any error: one public service call, one transaction."""
-    try:
-        yield db.session
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise

@@ -9,6 +9,12 @@ from flask import current_app
 log = logging.getLogger("evently.mail")
 
 
+def one_line(text):
+    """A header value on one line: rows stored before titles were checked may hold line
+    breaks, which the email package refuses as header injection (the mail would never go)."""
+    return " ".join(text.split())
+
+
 def send(*, to, subject, body, message_id):
     """Raises on failure so the caller can retry. The Message-ID is stable per
     notification, so a rare duplicate after a crash is recognisable downstream."""
@@ -19,7 +25,7 @@ def send(*, to, subject, body, message_id):
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
-    message["Subject"] = subject
+    message["Subject"] = one_line(subject)
     message["Message-ID"] = f"<{message_id}@evently>"
     message.set_content(body)
     parsed = urlparse(url)

@@ -23,7 +23,8 @@ class Notification(TimestampMixin, db.Model):
     dedupe_key: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
-    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    # Unbounded: the text quotes event titles, and a notification must never abort the seat change it announces.
+    subject: Mapped[str] = mapped_column(Text, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")

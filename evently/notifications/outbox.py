@@ -41,10 +41,19 @@ def _when(event):
 
 def booking_confirmed_text(*, reference, quantity, event):
     """Subject and body of a booking confirmation. The row itself is written by the
-    booking's one statement (evently/bookings/writer.py), which alone knows the new
+    seat engine's one statement (evently/seats/writer.py), which alone knows the new
     booking id: dedupe_key `booking_confirmed:<id>`, payload {bookingId, eventId, reference}."""
     return (f"Booking {reference} confirmed",
             f"You have {quantity} ticket(s) for {event.title} on {_when(event)}.")
+
+
+def waitlist_promoted_text(*, reference, quantity, event, still_waiting):
+    """Subject and body of a promotion from the waitlist, written like a confirmation
+    (dedupe_key `waitlist_promoted:<id>`, payload adds {waitlistEntryId, stillWaitingFor})."""
+    still = f" You are still waiting for {still_waiting} more." if still_waiting else ""
+    return (f"You got {quantity} ticket(s) for {event.title}",
+            f"Seats were freed and booking {reference} gives you {quantity} ticket(s) "
+            f"for {event.title} on {_when(event)}.{still}")
 
 
 def booking_cancelled(booking, event):
@@ -53,18 +62,6 @@ def booking_cancelled(booking, event):
         subject=f"Booking {booking.reference} cancelled",
         body=f"Your booking of {booking.quantity} ticket(s) for {event.title} was cancelled.",
         payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
-    )
-
-
-def waitlist_promoted(booking, event, entry):
-    still = f" You are still waiting for {entry.quantity_remaining} more." if entry.quantity_remaining else ""
-    enqueue(
-        dedupe_key=f"waitlist_promoted:{booking.id}", user_id=booking.user_id, kind="waitlist_promoted",
-        subject=f"You got {booking.quantity} ticket(s) for {event.title}",
-        body=f"Seats were freed and booking {booking.reference} gives you {booking.quantity} ticket(s) "
-             f"for {event.title} on {_when(event)}.{still}",
-        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference,
-                 "waitlistEntryId": entry.id, "stillWaitingFor": entry.quantity_remaining},
     )
 
 

@@ -1,210 +1,264 @@
 """The Redis seat gate: atomic admission in Lua, rebuilt from PostgreSQL whenever it is missing.
 
-Per event one Redis hash, `evently:{event:ID}` (one key, so an eviction or a
-flush loses all of it or none, and Cluster keeps it on one slot). Fields:
-  avail      seats not booked and not held (capacity - booked - holds in flight)
-  nwait      number of entries waiting; while > 0 direct sales take nothing
-  w:<key>    one per waiting entry (its gate key)
-  h:<hold>   "taken|waitlisted|ts|position" for each request between Redis and PostgreSQL
-No other field: fix.lua counts the w: fields as HLEN minus the others.
+Per event one Redis hash (one key, so an eviction or a flush loses all of it or
+none), named `evently:{event:ID}:TOKEN`: the hash tag keeps it and its operation
+markers on one Cluster slot, and TOKEN is the event's incarnation in PostgreSQL
+(events.gate_token), so a gate left over from a restored or re-created database,
+or from an earlier event with the same id, is never addressed again; reconcile
+deletes such leftovers. The fields and the queue's rule are in lua/queue.lua.
 PostgreSQL is the truth; this is the fast, atomic front door.
+
+Functions take the event as anything with `id` and `gate_token` (an Event, a row).
 """
 import time
+from collections import Counter, namedtuple
 from dataclasses import dataclass
+from decimal import Decimal
+from math import ceil
 from pathlib import Path
 
+import redis
+import simplejson
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 
-from evently.common import faults
+from evently.events.models import Event
 from evently.extensions import db, redis_client
+from evently.ops.metrics import RECONCILE_CORRECTIONS
+from evently.waitlist.models import WaitlistEntry
 
 LUA_DIR = Path(__file__).with_name("lua")
+KEY_PREFIX = "evently:{event:"
 OP_MARKER_TTL = 24 * 3600
 _scripts = {}
 
+# What a gate needs to be addressed; for callers that only have the two columns.
+EventRef = namedtuple("EventRef", "id gate_token")
 
-def gate_key(event_id):
-    return f"evently:{{event:{event_id}}}"
+
+def key(event):
+    return f"{KEY_PREFIX}{event.id}}}:{event.gate_token}"
 
 
-def op_marker_key(event_id, op_id):
-    return f"evently:{{event:{event_id}}}:op:{op_id}"
+def parse_key(name):
+    """(event id, token) of a gate key, or None for any other key (operation markers included)."""
+    if not name.startswith(KEY_PREFIX):
+        return None
+    event_id, sep, token = name[len(KEY_PREFIX):].partition("}:")
+    if not sep or not event_id.isdigit() or not token or ":" in token:
+        return None
+    return int(event_id), token
 
 
 def script(name):
-    """A registered script; redis-py re-loads it on NOSCRIPT (after SCRIPT FLUSH or a restart)."""
+    """A registered script, lua/queue.lua prepended; redis-py re-loads it on NOSCRIPT (after SCRIPT FLUSH or a restart)."""
     client = redis_client.client
     cached = _scripts.get(name)
     if cached is None or cached[0] is not client:
-        cached = (client, client.register_script((LUA_DIR / f"{name}.lua").read_text()))
+        source = (LUA_DIR / "queue.lua").read_text() + "\n" + (LUA_DIR / f"{name}.lua").read_text()
+        cached = (client, client.register_script(source))
         _scripts[name] = cached
     return cached[1]
 
 
 @dataclass(frozen=True)
 class Decision:
-    status: str  # OK | REPLAY | NONE | SEATS_AVAILABLE
+    status: str  # OK | REPLAY | NONE | SEATS_AVAILABLE | CLOSED (the event is gone or cancelled)
     taken: int
     waitlisted: bool
     available: int
     position: int | None = None  # the place the gate queued this request at, if it joined the waitlist
-
-    @property
-    def recorded(self):
-        return self.status in ("OK", "REPLAY")
+    queue_seq: int | None = None  # its number in the queue's order (waitlist_entries.queue_seq)
+    serve: bool = False  # free seats are left that a waiting entry could take: request a promotion
 
 
-def take(*, event_id, hold_id, quantity, mode="direct", allow_partial=True, join_waitlist=True):
+def take(event, *, hold_id, quantity, mode="direct", allow_partial=True, join_waitlist=True):
     """Ask the gate for seats under `hold_id`. A repeat with the same hold id
     returns the first decision. A missing gate is rebuilt from PostgreSQL first."""
-    # The last argument exists only for the negative-control test of the hold id (see take.lua).
-    args = [hold_id, quantity, mode, int(allow_partial), int(join_waitlist), int(time.time()),
-            int(faults.enabled("UNSAFE_NO_HOLD_REPLAY"))]
+    args = [hold_id, quantity, mode, int(allow_partial), int(join_waitlist), int(time.time())]
     for _attempt in range(3):
-        status, taken, waitlisted, available, position = script("take")(keys=[gate_key(event_id)], args=args)
+        status, taken, waitlisted, available, position, seq, serve = script("take")(keys=[key(event)], args=args)
         if status != "MISSING":
-            return Decision(status, int(taken), bool(int(waitlisted)), int(available), int(position) or None)
-        rebuild(event_id=event_id)
-    raise RuntimeError(f"seat gate for event {event_id} could not be rebuilt")
+            return Decision(status, int(taken), bool(int(waitlisted)), int(available), int(position) or None,
+                            int(seq) or None, bool(int(serve)))
+        if not rebuild(event) and not redis_client.exists(key(event)):
+            return Decision("CLOSED", 0, False, 0)
+    raise RuntimeError(f"seat gate for event {event.id} could not be rebuilt")
 
 
-def release(*, event_id, hold_id):
+def release(event, *, hold_id):
     """Give a hold's seats back (only call after winning the release claim in PostgreSQL)."""
-    return int(script("release")(keys=[gate_key(event_id)], args=[hold_id]))
+    return int(script("release")(keys=[key(event)], args=[hold_id]))
 
 
-def finish(*, event_id, hold_id):
-    """The hold's booking is committed: forget the hold, keep its seats taken."""
-    redis_client.hdel(gate_key(event_id), f"h:{hold_id}")
+def finish(event, *, hold_id):
+    """The hold's outcome is committed: forget the hold, keep its seats taken and its mark."""
+    redis_client.hdel(key(event), f"h:{hold_id}")
 
 
-def unwait(*, event_id, entry_key):
+def unwait(event, *, entry_key):
     """The waitlist entry with this gate key no longer waits."""
-    return int(script("unwait")(keys=[gate_key(event_id)], args=[entry_key]))
+    return int(script("unwait")(keys=[key(event)], args=[entry_key]))
 
 
-def adjust(*, event_id, delta, op_id):
-    """Add `delta` sellable seats exactly once for `op_id` (capacity change, cancellation)."""
-    keys = [gate_key(event_id), op_marker_key(event_id, op_id)]
-    return int(script("adjust")(keys=keys, args=[delta, OP_MARKER_TTL]))
+def adjust(event, *, delta, op_id):
+    """Add `delta` sellable seats exactly once for `op_id` (a cancellation, a capacity change),
+    under the event's row lock before the change commits, so reconcile cannot interleave."""
+    return bool(int(script("adjust")(keys=[key(event), f"{key(event)}:op:{op_id}"], args=[delta, OP_MARKER_TTL])))
 
 
-def apply_capacity_change(*, event_id, delta):
-    """Mirror a capacity change (called under the event's row lock, before commit).
-    A Redis failure is tolerated: PostgreSQL already holds the truth and the
-    next rebuild or reconcile reads it."""
-    if delta:
-        _tolerate_redis_down(adjust, event_id=event_id, delta=delta, op_id=f"capacity:{time.time_ns()}")
+def ref(event_id):
+    """The event's id and incarnation, or None if it does not exist."""
+    row = db.session.execute(select(Event.id, Event.gate_token).where(Event.id == event_id)).one_or_none()
+    return None if row is None else EventRef(row.id, row.gate_token)
 
 
-def close_event(*, event_id):
-    """Stop sales for a cancelled event; the status check refuses them and the gate is dropped."""
-    _tolerate_redis_down(redis_client.delete, gate_key(event_id))
+def close(event):
+    """Drop the gate: a cancelled or deleted event sells nothing (its status refuses it too)."""
+    redis_client.delete(key(event))
 
 
-def forget_event(*, event_id):
-    _tolerate_redis_down(redis_client.delete, gate_key(event_id))
-
-
-def rebuild(*, event_id):
+def rebuild(event):
     """Build a missing gate from PostgreSQL (no-op if someone else built it first).
-    Missing means unknown, never 0 or full: the numbers come from the rows."""
-    from evently.events.models import Event
-    from evently.waitlist.models import WaitlistEntry
-
-    row = db.session.execute(select(Event.capacity, Event.booked_seats).where(Event.id == event_id)).one_or_none()
-    if row is None:
-        return False
-    waiting = db.session.scalars(
-        select(WaitlistEntry.gate_key).where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")
-    ).all()
-    db.session.rollback()  # end the read transaction; nothing is held while we talk to Redis
-    from evently.ops.metrics import RECONCILE_CORRECTIONS
-
-    built = int(script("init")(keys=[gate_key(event_id)], args=[row.capacity - row.booked_seats, *waiting]))
+    Missing means unknown, never 0 or full: the numbers come from the rows. Reads
+    in the caller's transaction (under the event's row lock if the caller holds it)."""
+    row = db.session.execute(select(Event.capacity, Event.booked_seats, Event.status)
+                             .where(Event.id == event.id, Event.gate_token == event.gate_token)).one_or_none()
+    if row is None or row.status == "cancelled":
+        return False  # nothing to sell: no gate (a cancelled event's was closed on purpose)
+    waiting = db.session.execute(_WAITING, {"event_id": event.id}).all()
+    built = int(script("init")(keys=[key(event)], args=[
+        row.capacity - row.booked_seats, _queue_top(event.id),
+        *[part for entry in waiting for part in (entry.gate_key, mark(entry))]]))
     if built:
         RECONCILE_CORRECTIONS.labels("rebuild").inc()
-        current_app.logger.info("rebuilt seat gate for event %s from PostgreSQL", event_id)
+        current_app.logger.info("rebuilt seat gate for event %s from PostgreSQL", event.id)
     return bool(built)
+
+
+_WAITING = (select(WaitlistEntry.gate_key, WaitlistEntry.allow_partial, WaitlistEntry.quantity_remaining)
+            .where(WaitlistEntry.event_id == bindparam("event_id"), WaitlistEntry.status == "waiting"))
+
+
+def mark(entry):
+    """An entry's waiter mark: 'p' if it takes part of its seats, else the seats it wants (lua/queue.lua)."""
+    return "p" if entry.allow_partial else str(entry.quantity_remaining)
+
+
+def _queue_top(event_id):
+    """The largest queue number among the event's waiting entries, as the integer the gate counts on from."""
+    top = db.session.scalar(select(func.max(WaitlistEntry.queue_seq)).where(WaitlistEntry.event_id == event_id,
+                                                                            WaitlistEntry.status == "waiting"))
+    return int(ceil(top or Decimal(0)))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """PostgreSQL's waiting entries of an event, as reconcile compares them with the gate."""
+    marks: dict  # gate key -> mark
+
+    def totals(self):
+        partial = sum(1 for value in self.marks.values() if value == "p")
+        strict = Counter(value for value in self.marks.values() if value != "p")
+        return len(self.marks), partial, simplejson.dumps(strict)
+
+
+def waiting_entries(event_id):
+    return Waiting({entry.gate_key: mark(entry) for entry in db.session.execute(_WAITING, {"event_id": event_id})})
+
+
+def fix(event, *, free, waiting, resolved, drop, set_marks):
+    """Run lua/fix.lua (see it); returns its reply, or None when the gate is missing."""
+    count, partial, strict = waiting.totals()
+    reply = script("fix")(keys=[key(event)], args=[
+        free, count, partial, strict, _queue_top(event.id), len(resolved), len(drop), *resolved, *drop,
+        *[part for pair in set_marks.items() for part in pair]])
+    return None if int(reply[0]) == -1 else [int(value) for value in reply]
+
+
+def build(event, *, free, waiting):
+    """Build a missing gate from numbers the caller read (under the event's row lock)."""
+    return int(script("init")(keys=[key(event)], args=[
+        free, _queue_top(event.id), *[part for pair in waiting.marks.items() for part in pair]]))
 
 
 @dataclass(frozen=True)
 class Live:
-    available: int  # seats a buyer can book now: 0 while anyone waits
+    available: int  # seats a direct booking can take now (none while the queue claims them)
     waiting: int  # waitlist entries, joins in flight included
 
 
-def live_counts(event_ids):
-    """Live seats and waitlist size per event id, for the events whose gate
-    exists. The others (no gate yet, or Redis unreachable) are left out for
-    PostgreSQL to answer: one pipelined round trip instead of counting a queue
-    that a flash sale makes long."""
-    event_ids = list(event_ids)
-    if not event_ids:
+def live_counts(events):
+    """Live seats and waitlist size per event id, for the events whose gate exists.
+    The others (no gate yet, or Redis unreachable) are left out for PostgreSQL to answer.
+    One pipelined round trip: EVALSHA directly, because a pipeline that runs a registered
+    script first asks Redis whether the script exists (a second trip)."""
+    events = list(events)
+    if not events:
         return {}
-    try:
-        pipe = redis_client.pipeline(transaction=False)
-        for event_id in event_ids:
-            pipe.hmget(gate_key(event_id), "avail", "nwait")
-        states = pipe.execute()
-    except Exception:  # noqa: BLE001 - reads degrade to PostgreSQL, they never fail
+    look = script("look")
+    replies = None
+    for _attempt in range(2):
+        try:
+            pipe = redis_client.pipeline(transaction=False)
+            for event in events:
+                pipe.evalsha(look.sha, 1, key(event))
+            replies = pipe.execute()
+            break
+        except redis.exceptions.NoScriptError:  # after SCRIPT FLUSH or a restart
+            redis_client.script_load(look.script)
+        except redis.exceptions.RedisError:  # reads degrade to PostgreSQL, they never fail
+            return {}
+    if replies is None:
         return {}
-    live = {}
-    for event_id, (avail, waiting) in zip(event_ids, states):
-        if avail is not None:
-            waiting = int(waiting or 0)
-            live[event_id] = Live(available=0 if waiting > 0 else max(int(avail), 0), waiting=waiting)
-    return live
+    return {event.id: Live(available=int(available), waiting=int(waiting))
+            for event, (available, waiting) in zip(events, replies) if int(available) >= 0}
 
 
-def holds(*, event_id):
+def holds(event):
     """In-flight holds of an event: {hold_id: (taken, waitlisted, ts)}."""
     found = {}
-    for name, value in redis_client.hscan_iter(gate_key(event_id), match="h:*", count=500):
-        taken, waitlisted, ts = value.split("|")[:3]  # a fourth part, the position, is not needed here
+    for name, value in redis_client.hscan_iter(key(event), match="h:*", count=500):
+        taken, waitlisted, ts = value.split("|")[:3]
         found[name[2:]] = (int(taken), waitlisted == "1", int(ts))
     return found
 
 
-def waiter_marks(*, event_id):
-    """The gate keys of the waiter marks (w:*), read incrementally: a long queue
-    never blocks Redis in one command."""
-    return {name[2:] for name, _value in redis_client.hscan_iter(gate_key(event_id), match="w:*", count=1000)}
+def waiter_marks(event):
+    """The waiter marks {gate key: mark}, read incrementally: a long queue never blocks Redis in one command."""
+    return {name[2:]: value for name, value in redis_client.hscan_iter(key(event), match="w:*", count=1000)}
 
 
-def state(*, event_id):
+def state(event):
     """The raw gate (for reconcile reports and tests)."""
-    return redis_client.hgetall(gate_key(event_id))
+    return redis_client.hgetall(key(event))
 
 
-def _tolerate_redis_down(func, *args, **kwargs):
-    import redis
+def free_seats(event):
+    """Seats not booked and not held, read from the gate (rebuilt if missing)."""
+    for _attempt in range(2):
+        value = redis_client.hget(key(event), "avail")
+        if value is not None:
+            return int(value)
+        rebuild(event)
+    return 0
 
+
+def gate_keys():
+    """Every gate in this Redis: {key: (event id, token)}."""
+    found = {}
+    for name in redis_client.scan_iter(match=f"{KEY_PREFIX}*", count=1000):
+        parsed = parse_key(name)
+        if parsed is not None:
+            found[name] = parsed
+    return found
+
+
+def tolerating_redis_down(func, *args, **kwargs):
+    """For mirrors of a change PostgreSQL already holds: a Redis failure is logged and left
+    to reconcile (which rebuilds or corrects the gate from PostgreSQL); returns None then."""
     try:
         return func(*args, **kwargs)
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
         current_app.logger.warning("Redis unavailable; the seat gate will be corrected by reconcile")
         return None
-
-
-def apply_seats_freed(*, event_id, seats, op_id):
-    """Mirror seats freed in PostgreSQL (cancellation), once per op id, under the
-    event's row lock before commit. They go to the waitlist first: while anyone
-    waits the gate sells nothing directly and promotion takes them."""
-    _tolerate_redis_down(adjust, event_id=event_id, delta=seats, op_id=op_id)
-
-
-def unwait_quietly(*, event_id, entry_key):
-    """After commit: drop a waiter mark; if Redis is down, reconcile drops it later."""
-    _tolerate_redis_down(unwait, event_id=event_id, entry_key=entry_key)
-
-
-def free_seats(*, event_id):
-    """Seats not booked and not held, read from the gate (rebuilt if missing)."""
-    for _attempt in range(2):
-        value = redis_client.hget(gate_key(event_id), "avail")
-        if value is not None:
-            return int(value)
-        rebuild(event_id=event_id)
-    return 0

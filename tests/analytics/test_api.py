@@ -385,7 +385,7 @@ def test_bookings_and_cancellations_through_the_api_show_up_before_the_next_roll
 def test_a_real_promotion_is_counted_with_its_wait(client, admin_headers):
     """Sell out through the API, queue, cancel, let the waitlist service promote: the
     promotion and its freed-seat-to-booking time reach the overview."""
-    from evently.waitlist import promotion
+    from evently.seats import promotion
 
     event = factories.make_event(capacity=2)
     buyer, waiter = factories.make_user(), factories.make_user()

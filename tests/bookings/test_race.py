@@ -6,13 +6,16 @@ import pytest
 from sqlalchemy import func, select
 
 from evently.bookings.models import Booking
-from evently.bookings.services import waitlist_position
+from evently.seats.admission import position_of
 from evently.events.models import Event
 from evently.extensions import db
 from evently.seats import gate
 from evently.waitlist.models import WaitlistEntry
+from evently.seats.admission import EXTENSION
 from tests import factories
+from tests.bookings import unsafe
 from tests.race import race, run_threads
+from tests.variants import other_app
 
 pytestmark = pytest.mark.race
 
@@ -55,7 +58,7 @@ def test_flash_sale_never_oversells(app, app_ctx, seed):
     entries = db.session.scalars(select(WaitlistEntry).where(WaitlistEntry.event_id == event.id,
                                                              WaitlistEntry.status == "waiting")).all()
     assert sum(entry.quantity_remaining for entry in entries) == demand - CAPACITY
-    positions = sorted(waitlist_position(entry) for entry in entries)
+    positions = sorted(position_of(entry.id) for entry in entries)
     assert positions == list(range(1, len(entries) + 1))
     assert told_positions(results) == positions  # no two clients were told the same place
     # Every acknowledged booking is in PostgreSQL with the quantity the client was told.
@@ -63,7 +66,7 @@ def test_flash_sale_never_oversells(app, app_ctx, seed):
                     for _, body in results if body["data"]["booking"]}
     stored = dict(db.session.execute(select(Booking.id, Booking.quantity).where(Booking.event_id == event.id)).all())
     assert acknowledged == stored
-    state = gate.state(event_id=event.id)
+    state = gate.state(event)
     assert int(state["avail"]) == 0 and int(state["nwait"]) == len(entries)
     assert not [field for field in state if field.startswith("h:")]
 
@@ -71,16 +74,13 @@ def test_flash_sale_never_oversells(app, app_ctx, seed):
 def test_row_lock_strategy_never_oversells_either(app, app_ctx):
     """BOOKING_STRATEGY=pglock, the benchmark's baseline (event row locked, no Redis gate),
     keeps the same promises under the same race."""
-    baseline, saved = {"BOOKING_STRATEGY": "pglock"}, app.config["BOOKING_STRATEGY"]
-    app.config.update(baseline)
-    try:
-        event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
-        users = factories.make_users(REQUESTS)
-        jobs = storm_jobs(event.id, users, 5)
-        results = race(app, jobs, processes=2, overrides=baseline)
-    finally:
-        app.config["BOOKING_STRATEGY"] = saved
-    assert gate.state(event_id=event.id) == {}  # the Redis gate was never consulted
+    baseline = {"BOOKING_STRATEGY": "pglock"}
+    event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
+    users = factories.make_users(REQUESTS)
+    jobs = storm_jobs(event.id, users, 5)
+    with other_app(app, **baseline) as pglock:
+        results = race(pglock, jobs, processes=2, overrides=baseline)
+    assert gate.state(event) == {}  # the Redis gate was never consulted
     demand = sum(job[2] for job in jobs)
     assert sorted({status for status, _ in results}) == [201]
     db.session.expire_all()
@@ -88,7 +88,7 @@ def test_row_lock_strategy_never_oversells_either(app, app_ctx):
     entries = db.session.scalars(select(WaitlistEntry).where(WaitlistEntry.event_id == event.id,
                                                              WaitlistEntry.status == "waiting")).all()
     assert sum(entry.quantity_remaining for entry in entries) == demand - CAPACITY
-    assert sorted(waitlist_position(entry) for entry in entries) == list(range(1, len(entries) + 1))
+    assert sorted(position_of(entry.id) for entry in entries) == list(range(1, len(entries) + 1))
     assert told_positions(results) == list(range(1, len(entries) + 1))
     acknowledged = {body["data"]["booking"]["id"]: body["data"]["booking"]["quantity"]
                     for _, body in results if body["data"]["booking"]}
@@ -97,15 +97,15 @@ def test_row_lock_strategy_never_oversells_either(app, app_ctx):
 
 
 def test_negative_control_without_guards_the_same_race_oversells(app, app_ctx):
-    """Proves the race test can fail: skip the PostgreSQL guard and the gate's atomicity."""
-    unsafe = {"UNSAFE_NO_GUARDS": True}
-    app.config.update(unsafe)
+    """Proves the race test can fail: a test-only strategy without the gate's atomicity and the guard."""
+    event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
+    users = factories.make_users(REQUESTS)
+    saved = app.extensions[EXTENSION]
+    unsafe.install(app)
     try:
-        event = factories.make_event(capacity=CAPACITY, max_per_booking=4)
-        users = factories.make_users(REQUESTS)
-        race(app, storm_jobs(event.id, users, 7), processes=2, overrides=unsafe)
+        race(app, storm_jobs(event.id, users, 7), processes=2, setup="tests.bookings.unsafe:install")
     finally:
-        app.config.pop("UNSAFE_NO_GUARDS")
+        app.extensions[EXTENSION] = saved
     assert committed_seats(event.id) > CAPACITY
 
 

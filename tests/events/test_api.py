@@ -4,10 +4,12 @@ from decimal import Decimal
 
 import pytest
 
+from sqlalchemy import select
+
 from evently.events.models import Event
-from evently.notifications.models import BackgroundJob
 from evently.extensions import db
-from evently.seats import gate
+from evently.notifications.models import BackgroundJob, Notification
+from evently.seats import cancellation, gate
 from evently.waitlist.models import WaitlistEntry
 from tests.factories import auth_headers, make_event, make_user
 
@@ -64,7 +66,7 @@ def test_list_event_shape(client, app_ctx):
 
 def test_list_available_seats_are_live_from_the_gate(client, app_ctx):
     event = make_event(capacity=10)
-    decision = gate.take(event_id=event.id, hold_id="hold-in-flight", quantity=3)
+    decision = gate.take(event, hold_id="hold-in-flight", quantity=3)
     assert decision.taken == 3
 
     data = client.get("/api/events").get_json()["data"][0]
@@ -77,8 +79,8 @@ def test_waitlist_count_is_live_from_the_gate(client, app_ctx):
     """With a gate, the size of the queue is the gate's count (a join in flight included),
     not a count of the queue in PostgreSQL on every page."""
     event = make_event(capacity=2)
-    assert gate.take(event_id=event.id, hold_id="buyer", quantity=2).taken == 2
-    assert gate.take(event_id=event.id, hold_id="join-in-flight", quantity=1).waitlisted
+    assert gate.take(event, hold_id="buyer", quantity=2).taken == 2
+    assert gate.take(event, hold_id="join-in-flight", quantity=1).waitlisted
 
     listed = client.get("/api/events").get_json()["data"][0]
     detail = client.get(f"/api/events/{event.id}").get_json()["data"]
@@ -461,26 +463,26 @@ def test_update_capacity_below_booked_is_409(client, admin_headers):
 
 def test_update_capacity_down_to_booked_mirrors_the_gate(client, admin_headers):
     event = make_event(capacity=10, booked_seats=6)
-    gate.rebuild(event_id=event.id)
+    gate.rebuild(event)
 
     response = client.put(f"/api/events/{event.id}", json={"capacity": 6}, headers=admin_headers)
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["data"]["availableSeats"] == 0
     assert fresh(Event, event.id).capacity == 6
-    assert int(gate.state(event_id=event.id)["avail"]) == 0
+    assert int(gate.state(event)["avail"]) == 0
 
 
 def test_update_capacity_up_opens_seats_in_the_gate(client, admin_headers):
     event = make_event(capacity=10, booked_seats=10)
-    gate.rebuild(event_id=event.id)
+    gate.rebuild(event)
 
     response = client.put(f"/api/events/{event.id}", json={"capacity": 15}, headers=admin_headers)
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["data"]["availableSeats"] == 5
     assert fresh(Event, event.id).capacity == 15
-    assert int(gate.state(event_id=event.id)["avail"]) == 5
+    assert int(gate.state(event)["avail"]) == 5
 
 
 def test_update_cancelled_event_is_409(client, admin_headers):
@@ -516,27 +518,55 @@ def test_patch_is_405(client, admin_headers):
 
 # --- DELETE /api/events/<id> -------------------------------------------------------------------------------------
 
-def test_delete_event_without_bookings_removes_it(client, admin_headers):
+def test_delete_event_nobody_ever_held_removes_it(client, admin_headers):
     event = make_event(capacity=10)
-    make_waitlist_entry(event=event, user=make_user())
-    gate.rebuild(event_id=event.id)
-    assert gate.state(event_id=event.id)
+    gate.rebuild(event)
+    assert gate.state(event)
 
     response = client.delete(f"/api/events/{event.id}", headers=admin_headers)
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {"message": "Event deleted.", "data": {"id": event.id, "deleted": True}}
     assert fresh(Event, event.id) is None
-    assert count(WaitlistEntry, WaitlistEntry.event_id == event.id) == 0
-    assert gate.state(event_id=event.id) == {}
+    assert gate.state(event) == {}
     assert_error(client.delete(f"/api/events/{event.id}", headers=admin_headers), 404, "NOT_FOUND")
+
+
+def test_delete_event_with_only_waiters_cancels_it_and_tells_each_of_them(client, admin_headers):
+    """Deleting used to remove such an event outright, its waiters' entries vanishing unannounced."""
+    event = make_event(capacity=10)
+    waiters = [make_user(), make_user()]
+    entries = [make_waitlist_entry(event=event, user=waiter) for waiter in waiters]
+
+    response = client.delete(f"/api/events/{event.id}", headers=admin_headers)
+
+    assert response.status_code == 200, response.get_json()
+    job = response.get_json()["data"]["cancellationJob"]
+    assert response.get_json()["data"]["deleted"] is False and job["total"] == 2
+    cancellation.run_batch(job_id=job["id"])
+    assert fresh(Event, event.id).status == "cancelled"
+    assert [fresh(WaitlistEntry, entry.id).status for entry in entries] == ["cancelled", "cancelled"]
+    told = db.session.scalars(select(Notification.user_id).where(Notification.kind == "event_cancelled")).all()
+    assert sorted(told) == sorted(waiter.id for waiter in waiters)
+
+
+def test_delete_event_with_a_request_in_flight_cancels_it(client, admin_headers):
+    """A request between the gate and its commit holds seats: the event is cancelled, not
+    deleted, so that request's write is refused as for any cancelled event."""
+    event = make_event(capacity=10)
+    gate.take(event, hold_id="in-flight", quantity=2)
+
+    response = client.delete(f"/api/events/{event.id}", headers=admin_headers)
+
+    assert response.status_code == 200 and response.get_json()["data"]["deleted"] is False
+    assert fresh(Event, event.id).status == "cancelled"
 
 
 def test_delete_event_with_bookings_cancels_it(client, admin_headers, user):
     event = make_event(capacity=10, booked_seats=2)
     booking = make_booking(event=event, user=user, quantity=2)
     make_waitlist_entry(event=event, user=make_user())
-    gate.rebuild(event_id=event.id)
+    gate.rebuild(event)
 
     response = client.delete(f"/api/events/{event.id}", headers=admin_headers)
 
@@ -551,7 +581,7 @@ def test_delete_event_with_bookings_cancels_it(client, admin_headers, user):
     # The bookings and the waiter are cancelled by the job's worker (tests/waitlist covers it end to end).
     assert fresh(BackgroundJob, job["id"]).subject_id == event.id
     assert booking.id is not None
-    assert gate.state(event_id=event.id) == {}  # sales stopped
+    assert gate.state(event) == {}  # sales stopped
     assert_error(client.get(f"/api/events/{event.id}"), 404, "NOT_FOUND")
 
 

@@ -110,7 +110,7 @@ def test_update_checks_merged_schedule(app_ctx):
 def test_update_keeps_the_gate_in_step_with_capacity(app_ctx):
     admin = make_user(role="admin")
     event = make_event(capacity=10, booked_seats=3)
-    gate.take(event_id=event.id, hold_id="in-flight", quantity=2)  # builds the gate: 7 - 2 held = 5
+    gate.take(event, hold_id="in-flight", quantity=2)  # builds the gate: 7 - 2 held = 5
 
     raised = services.update_event(actor=admin, event_id=event.id, capacity=14)
     assert raised.available_seats == 9
@@ -118,7 +118,7 @@ def test_update_keeps_the_gate_in_step_with_capacity(app_ctx):
     assert lowered.available_seats == 1
 
     assert fresh(Event, event.id).capacity == 6
-    assert int(gate.state(event_id=event.id)["avail"]) == 1
+    assert int(gate.state(event)["avail"]) == 1
 
 
 def test_get_event_hides_unpublished_from_non_admins(app_ctx):

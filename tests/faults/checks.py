@@ -29,14 +29,14 @@ def check_jepsen_bound(event_id, results, requested):
 
 
 def live_hold_seats(event_id):
-    return sum(taken for taken, _waitlisted, _ts in gate.holds(event_id=event_id).values())
+    return sum(taken for taken, _waitlisted, _ts in gate.holds(gate.ref(event_id)).values())
 
 
 def check_gate_exact(event_id):
     """Redis counts each hold once: available + held + booked == capacity."""
     db.session.expire_all()
     event = db.session.get(Event, event_id)
-    avail = int(gate.state(event_id=event_id)["avail"])
+    avail = int(gate.state(gate.ref(event_id))["avail"])
     assert avail + live_hold_seats(event_id) + event.booked_seats == event.capacity
     return avail
 
@@ -46,7 +46,7 @@ def check_converges(event_id):
     reconcile.reconcile_event(event_id=event_id, ttl_seconds=-1)
     db.session.expire_all()
     event = db.session.get(Event, event_id)
-    state = gate.state(event_id=event_id)
+    state = gate.state(gate.ref(event_id))
     assert int(state["avail"]) == event.capacity - event.booked_seats
     assert not [field for field in state if field.startswith("h:")]
     assert not reconcile.reconcile_event(event_id=event_id).corrected

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from flask_jwt_extended import create_access_token
 
-from evently.extensions import db
+from evently.extensions import db, redis_client
+from evently.seats import gate
 from tests import factories
 from tests.faults.checks import check_converges, check_gate_exact, check_jepsen_bound
 from tests.faults.proxy import ReplyDroppingProxy
@@ -71,11 +72,30 @@ def test_replies_lost_after_the_script_ran_apply_each_hold_once(app, redis_serve
         proxy.stop()
 
 
-def test_negative_control_without_the_hold_replay_the_retries_take_twice(app, redis_server):
+def take_without_replay(monkeypatch):
+    """A test-only variant of take.lua that never looks for an earlier decision of its hold."""
+    script = gate.script
+    variants = {}
+
+    def variant(name):
+        if name != "take":
+            return script(name)
+        client = redis_client.client
+        if client not in variants:
+            source = gate.LUA_DIR.joinpath("queue.lua").read_text() + "\n" + gate.LUA_DIR.joinpath("take.lua").read_text()
+            assert "if prior then" in source
+            variants[client] = client.register_script(source.replace("if prior then", "if false then"))
+        return variants[client]
+
+    monkeypatch.setattr(gate, "script", variant)
+
+
+def test_negative_control_without_the_hold_replay_the_retries_take_twice(app, redis_server, monkeypatch):
     """Proves the test above can fail: the retried script takes the seats again."""
+    take_without_replay(monkeypatch)
     proxy = ReplyDroppingProxy(redis_server.port).start()
     try:
-        with app_for(app, proxy.url, UNSAFE_NO_HOLD_REPLAY=True) as test_app, test_app.app_context():
+        with app_for(app, proxy.url) as test_app, test_app.app_context():
             event_id = factories.make_event(capacity=200, max_per_booking=4).id
             user_ids = [user.id for user in factories.make_users(20)]
             results, _ = storm(test_app, event_id, user_ids, [2] * 20)

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -21,7 +20,7 @@ from evently.extensions import db
 from evently.notifications import tasks
 from evently.notifications.models import Notification
 from evently.seats import gate, reconcile
-from tests import factories
+from tests import factories, patched
 from tests.redis_server import free_port
 from tests.waiting import wait_until
 
@@ -33,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def gunicorn_server(app):
     port = free_port()
     # A committed confirmation stays in the worker's relay for a minute: long enough to die with it.
-    env = dict(os.environ, EVENTLY_ENV="testing", BOOKING_TEST_PAUSE_SECONDS="2", PORT=str(port),
-               WEB_CONCURRENCY="1", NOTIFICATION_RELAY_LINGER_MS="60000")
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"],
+    env = dict(os.environ, EVENTLY_ENV="testing", PORT=str(port), WEB_CONCURRENCY="1",
+               NOTIFICATION_RELAY_LINGER_MS="60000")
+    process = subprocess.Popen(patched.command("booking-pause", 2, "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"),
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 30
@@ -79,19 +78,19 @@ def test_worker_killed_between_take_and_commit_returns_the_seats_once(app_ctx, g
     outcome = {}
     request = threading.Thread(target=post_booking, args=(port, token, event.id, 4, outcome))
     request.start()
-    wait_until(lambda: gate.holds(event_id=event.id), message="seats taken in Redis")
+    wait_until(lambda: gate.holds(event), message="seats taken in Redis")
     for pid in worker_pids(process.pid):
         os.kill(pid, signal.SIGKILL)  # mid-request: after the take, before the commit
     request.join(30)
     assert "status" not in outcome  # the client never got an answer
 
     assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
-    assert int(gate.state(event_id=event.id)["avail"]) == 6  # held by the dead request
+    assert int(gate.state(event)["avail"]) == 6  # held by the dead request
     report = reconcile.reconcile_event(event_id=event.id, ttl_seconds=-1)
     assert (report.reaped_holds, report.reaped_seats) == (1, 4)
-    assert int(gate.state(event_id=event.id)["avail"]) == 10
+    assert int(gate.state(event)["avail"]) == 10
     again = reconcile.reconcile_event(event_id=event.id, ttl_seconds=-1)
-    assert again.reaped_holds == 0 and int(gate.state(event_id=event.id)["avail"]) == 10
+    assert again.reaped_holds == 0 and int(gate.state(event)["avail"]) == 10
 
     # The master replaced the worker; the service keeps booking.
     second = {}

@@ -30,8 +30,8 @@ def test_booking_writes_its_notification_in_the_same_transaction(app_ctx, user):
 
 def test_a_waitlist_only_answer_writes_no_confirmation(app_ctx, user):
     other_user = factories.make_user()
-    event = factories.make_event(capacity=1)
-    bookings.book_seats(user=other_user, event_id=event.id, quantity=1)
+    event = factories.make_event(capacity=2)
+    bookings.book_seats(user=other_user, event_id=event.id, quantity=2)
     result = bookings.book_seats(user=user, event_id=event.id, quantity=2)
     assert (result.booking, result.waitlist_entry.quantity_requested) == (None, 2)
     assert db.session.scalars(select(Notification.user_id)).all() == [other_user.id]

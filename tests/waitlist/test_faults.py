@@ -45,7 +45,7 @@ def promotions(event_id):
 
 def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(test_app, broker, smtp_server):
     env = {"TEST_CELERY_BROKER_URL": broker.url, "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY)}
-    paused = WorkerProcess(broker_url=broker.url, extra_env={**env, "PROMOTION_TEST_PAUSE_SECONDS": "60"}).start()
+    paused = WorkerProcess(broker_url=broker.url, extra_env=env, fault=("promotion-pause", 60)).start()
     healthy = WorkerProcess(broker_url=broker.url, extra_env=env)
     try:
         with test_app.app_context():
@@ -56,11 +56,11 @@ def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(test_ap
             bookings.cancel_booking(actor=holder, booking_id=held.id)  # enqueues the promotion
 
             # The paused worker has taken the seats in Redis and sleeps before committing.
-            wait_until(lambda: [f for f in gate.state(event_id=event.id) if f.startswith("h:promo-")],
+            wait_until(lambda: [f for f in gate.state(event) if f.startswith("h:promo-")],
                        timeout=30, message="promotion hold taken")
             paused.kill()
             assert promotions(event.id) == []
-            assert gate.state(event_id=event.id)["avail"] == "0"
+            assert gate.state(event)["avail"] == "0"
 
             healthy.start()  # the unacked message comes back after the visibility timeout
             wait_until(lambda: promotions(event.id), timeout=40, message="promotion after restart")
@@ -70,7 +70,7 @@ def test_worker_killed_mid_promotion_promotes_exactly_once_after_restart(test_ap
             assert [(b.user_id, b.quantity) for b in promoted] == [(waiter.id, 2)]
             assert db.session.scalar(select(func.count()).select_from(SeatHold).where(
                 SeatHold.outcome == "released")) == 0
-            state = gate.state(event_id=event.id)
+            state = gate.state(event)
             assert state["avail"] == "0" and not [f for f in state if f.startswith("h:")]
             db.session.remove()
     finally:

@@ -11,7 +11,8 @@ from evently.events.models import Event
 from evently.extensions import db
 from evently.notifications.models import Notification
 from evently.seats import gate
-from evently.waitlist import promotion
+from evently.seats import promotion
+from evently.seats.admission import position_of
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
 from tests.waiting import wait_until
@@ -59,18 +60,18 @@ def test_cancellation_promotes_the_head_and_notifies(client, app_ctx, celery_wor
     wait_until(lambda: db.session.scalar(select(Notification.status).where(
         Notification.kind == "waitlist_promoted")) == "sent", message="outbox row marked sent")
     check_books_balance(event.id)
-    assert gate.state(event_id=event.id)["nwait"] == "1"
+    assert gate.state(event)["nwait"] == "1"
 
 
 def test_capacity_raise_serves_several_waiters_in_order(client, app_ctx, admin_headers, celery_worker):
-    event = factories.make_event(capacity=1)
-    book(factories.make_user(), event, 1)
+    event = factories.make_event(capacity=3)
+    book(factories.make_user(), event, 3)
     first, second, third = factories.make_user(), factories.make_user(), factories.make_user()
     book(first, event, 2)
     book(second, event, 1)
     book(third, event, 3)
 
-    response = client.put(f"/api/events/{event.id}", json={"capacity": 5}, headers=admin_headers)
+    response = client.put(f"/api/events/{event.id}", json={"capacity": 7}, headers=admin_headers)
     assert response.status_code == 200
 
     wait_until(lambda: len(waitlist_bookings(event.id)) == 3, message="three promotions")
@@ -78,15 +79,16 @@ def test_capacity_raise_serves_several_waiters_in_order(client, app_ctx, admin_h
     assert served == [(first.id, 2), (second.id, 1), (third.id, 1)]
     third_entry = db.session.scalar(select(WaitlistEntry).where(WaitlistEntry.user_id == third.id))
     assert (third_entry.status, third_entry.quantity_remaining) == ("waiting", 2)
-    assert check_books_balance(event.id).booked_seats == 5
+    assert check_books_balance(event.id).booked_seats == 7
 
 
 def test_all_or_nothing_head_keeps_its_place_while_others_fit(app_ctx, celery_worker):
     """The documented rule: an all-or-nothing entry is skipped (not dropped) while the
     free seats cannot cover it; the next entries that fit are served."""
-    event = factories.make_event(capacity=2)
+    event = factories.make_event(capacity=3)
     holder = factories.make_user()
     booking = book(holder, event, 2).booking
+    book(factories.make_user(), event, 1)
     strict, flexible = factories.make_user(), factories.make_user()
     book(strict, event, 3, allow_partial=False)
     book(flexible, event, 2)
@@ -96,7 +98,7 @@ def test_all_or_nothing_head_keeps_its_place_while_others_fit(app_ctx, celery_wo
     assert [(b.user_id, b.quantity) for b in waitlist_bookings(event.id)] == [(flexible.id, 2)]
     strict_entry = db.session.scalar(select(WaitlistEntry).where(WaitlistEntry.user_id == strict.id))
     assert (strict_entry.status, strict_entry.quantity_remaining) == ("waiting", 3)
-    assert bookings.waitlist_position(strict_entry) == 1
+    assert position_of(strict_entry.id) == 1
 
 
 def test_duplicate_delivery_promotes_each_freed_seat_once(app, app_ctx, celery_worker):
@@ -122,7 +124,7 @@ def test_duplicate_delivery_promotes_each_freed_seat_once(app, app_ctx, celery_w
     served = [(b.user_id, b.quantity) for b in waitlist_bookings(event.id)]
     assert served == [(waiters[0].id, 2), (waiters[1].id, 2)]
     assert check_books_balance(event.id).booked_seats == 4
-    assert int(gate.state(event_id=event.id)["avail"]) == 0
+    assert int(gate.state(event)["avail"]) == 0
 
 
 def test_two_racing_cancellations_promote_exactly_the_freed_seats(app, app_ctx, celery_worker):

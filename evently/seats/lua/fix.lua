@@ -1,30 +1,29 @@
--- Make an event's gate agree with PostgreSQL exactly. Called while the caller
--- holds the event's row lock, so no booking, waitlist join or hold release can
--- commit meanwhile (their writes need that row); takes still run, adding holds.
+-- Make an event's gate agree with PostgreSQL exactly. Called while the caller holds the
+-- event's row lock, so no booking, waitlist join or hold release can commit meanwhile
+-- (their writes need that row); takes still run, adding holds, which are seen here.
 -- The caller compares the waiter marks with PostgreSQL's waiting entries (that is
--- O(queue)) and passes only the differences, so this script blocks Redis for
--- O(holds + differences): with 20,000 waiters, comparing them here took 75-110 ms,
--- during which Redis served nobody (every event's gate, the limiter, the broker).
+-- O(queue)) and passes only the differences and the totals, so this script blocks Redis
+-- for O(holds + differences), never O(queue).
 -- KEYS[1] gate hash
--- ARGV[1] capacity - booked_seats (PostgreSQL)
--- ARGV[2] R, the number of resolved hold ids (committed or released in PostgreSQL)
--- ARGV[3] D, the number of marks to drop: marks the caller saw for entries that do not
---         wait in PostgreSQL. A mark whose hold is still here is a join in flight: it stays.
--- ARGV[4 .. 3+R] resolved hold ids; ARGV[4+R .. 3+R+D] marks to drop;
--- ARGV[4+R+D ..] gate keys of waiting entries whose marks the caller did not see.
--- Holds that are not resolved are in flight: their seats stay taken and their
--- waiter marks stay, so a correction never frees a seat a commit is about to use.
--- Relies on the gate's fields being avail, nwait, h:* and w:* only (gate.py), and on
--- nwait being the number of w:* fields, so it is counted as HLEN minus the others.
+-- ARGV[1] capacity - booked_seats; ARGV[2] waiting entries; ARGV[3] of them taking part of
+--   their seats; ARGV[4] JSON {wanted: count} of the all-or-nothing ones; ARGV[5] the largest
+--   queue number in PostgreSQL; ARGV[6] R resolved hold ids; ARGV[7] D marks to drop
+-- ARGV[8 .. 7+R] resolved hold ids (committed or released in PostgreSQL); then D marks to
+--   drop (their entries do not wait); then pairs (gate key, mark) to set (missing or wrong).
+-- Holds that are not resolved are requests in flight: their seats stay taken and their
+-- waiter marks stay and count, so a correction never frees a seat a commit is about to use.
 -- Returns {avail_before, avail_after, waiters_added, waiters_removed, holds_dropped},
--- or {-1} without writing anything if the gate is missing (the caller rebuilds it).
+-- or {-1} without writing anything if the gate is missing (the caller builds it).
 local gate = KEYS[1]
 local before = redis.call('HGET', gate, 'avail')
 if not before then return {-1} end
-local free = tonumber(ARGV[1])
-local n_resolved, n_drop = tonumber(ARGV[2]), tonumber(ARGV[3])
+local free, waiting, partial = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local counts = cjson.decode(ARGV[4])
+local n_resolved, n_drop = tonumber(ARGV[6]), tonumber(ARGV[7])
+local first_drop = 8 + n_resolved
+local first_set = first_drop + n_drop
 local resolved = {}
-for i = 4, 3 + n_resolved do resolved[ARGV[i]] = true end
+for i = 8, first_drop - 1 do resolved[ARGV[i]] = true end
 
 -- The holds, found by Redis itself (HSCAN's MATCH filters in C). HSCAN may return a
 -- field twice, so they are collected before anything is counted or deleted.
@@ -35,28 +34,32 @@ repeat
   for i = 1, #page[2], 2 do holds[string.sub(page[2][i], 3)] = page[2][i + 1] end
 until cursor == '0'
 
-local in_flight, holds_left, holds_dropped, added, removed = 0, 0, 0, 0, 0
+local in_flight, holds_dropped, added, removed = 0, 0, 0, 0
 for id, record in pairs(holds) do
   if resolved[id] then
     redis.call('HDEL', gate, 'h:' .. id)
     holds_dropped = holds_dropped + 1
   else
-    holds_left = holds_left + 1
-    local taken, waitlisted = string.match(record, '^(%d+)|(%d)|')
-    in_flight = in_flight + tonumber(taken)
-    if waitlisted == '1' and redis.call('HSETNX', gate, 'w:' .. id, '1') == 1 then added = added + 1 end
+    local taken, waitlisted, _position, _seq, mark = parse_hold(record)
+    in_flight = in_flight + taken
+    if waitlisted == '1' then
+      waiting = waiting + 1
+      if mark == 'p' then partial = partial + 1 else counts[mark] = (counts[mark] or 0) + 1 end
+      if redis.call('HSETNX', gate, 'w:' .. id, mark) == 1 then added = added + 1 end
+    end
   end
 end
-for i = 4 + n_resolved, 3 + n_resolved + n_drop do
+for i = first_drop, first_set - 1 do
   local id = ARGV[i]
   local in_flight_join = holds[id] and not resolved[id]
   if not in_flight_join and redis.call('HDEL', gate, 'w:' .. id) == 1 then removed = removed + 1 end
 end
-for i = 4 + n_resolved + n_drop, #ARGV do
-  if redis.call('HSETNX', gate, 'w:' .. ARGV[i], '1') == 1 then added = added + 1 end
+for i = first_set, #ARGV, 2 do
+  if redis.call('HSET', gate, 'w:' .. ARGV[i], ARGV[i + 1]) == 1 then added = added + 1 end
 end
 
 local after = free - in_flight
-redis.call('HSET', gate, 'avail', after, 'nwait', 0)
-redis.call('HSET', gate, 'nwait', redis.call('HLEN', gate) - holds_left - 2)
+local seq = math.max(tonumber(redis.call('HGET', gate, 'seq') or '0'), tonumber(ARGV[5]))
+redis.call('HSET', gate, 'avail', after, 'nwait', waiting, 'npart', partial, 'seq', seq)
+store_strict(gate, counts)
 return {tonumber(before), after, added, removed, holds_dropped}

@@ -4,13 +4,10 @@
 local gate = KEYS[1]
 local record = redis.call('HGET', gate, 'h:' .. ARGV[1])
 if not record then return 0 end
-local taken, waitlisted = string.match(record, '^(%d+)|(%d)|')
-taken = tonumber(taken)
+local taken, waitlisted = parse_hold(record)
 if taken > 0 and redis.call('HEXISTS', gate, 'avail') == 1 then
   redis.call('HINCRBY', gate, 'avail', taken)
 end
-if waitlisted == '1' and redis.call('HDEL', gate, 'w:' .. ARGV[1]) == 1 then
-  redis.call('HINCRBY', gate, 'nwait', -1)
-end
+if waitlisted == '1' then remove_mark(gate, ARGV[1]) end
 redis.call('HDEL', gate, 'h:' .. ARGV[1])
 return taken

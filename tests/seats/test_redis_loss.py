@@ -12,7 +12,7 @@ from evently.bookings.models import Booking
 from evently.events.models import Event
 from evently.extensions import db, redis_client
 from evently.seats import gate, reconcile
-from evently.waitlist import promotion
+from evently.seats import promotion
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
 from tests.redis_server import PrivateRedis
@@ -73,7 +73,7 @@ def check_invariants(storm_app, event_id, results):
         assert acknowledged <= stored
         # One reconcile period later the gate agrees with PostgreSQL exactly.
         reconcile.reconcile_event(event_id=event_id, ttl_seconds=-1)
-        state = gate.state(event_id=event_id)
+        state = gate.state(gate.ref(event_id))
         waiting = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
             WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting"))
         assert int(state["avail"]) == CAPACITY - booked

@@ -7,14 +7,16 @@ import pytest
 from sqlalchemy import func, select, text
 
 from evently.auth.models import User
-from evently.bookings import services, writer
+from sqlalchemy.exc import IntegrityError
+
+from evently.bookings import services
 from evently.bookings.models import Booking
 from evently.common.ids import booking_reference
 from evently.errors import Unavailable
 from evently.events.models import Event
 from evently.extensions import db, redis_client
 from evently.notifications.models import Notification
-from evently.seats import gate, holds, reconcile
+from evently.seats import admission, gate, holds, reconcile, writer
 from evently.seats.models import SeatHold
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
@@ -22,7 +24,7 @@ from tests.variants import other_app
 
 
 def avail(event_id):
-    return int(gate.state(event_id=event_id)["avail"])
+    return int(gate.state(gate.ref(event_id))["avail"])
 
 
 def pg_booked(event_id):
@@ -33,8 +35,8 @@ def pg_booked(event_id):
 def test_a_repeated_take_returns_the_first_answer(app_ctx):
     """redis-py re-runs a script whose reply timed out; the hold id makes the repeat harmless."""
     event = factories.make_event(capacity=20)
-    first = gate.take(event_id=event.id, hold_id="h1", quantity=2)
-    again = gate.take(event_id=event.id, hold_id="h1", quantity=2)
+    first = gate.take(event, hold_id="h1", quantity=2)
+    again = gate.take(event, hold_id="h1", quantity=2)
     assert (first.status, first.taken) == ("OK", 2)
     assert (again.status, again.taken) == ("REPLAY", 2)
     assert avail(event.id) == 18
@@ -43,13 +45,13 @@ def test_a_repeated_take_returns_the_first_answer(app_ctx):
 def test_a_repeated_take_that_queued_repeats_its_position(app_ctx):
     """The gate numbers waitlist joins; a re-run script must not count the same join twice."""
     event = factories.make_event(capacity=2)
-    gate.take(event_id=event.id, hold_id="buyer", quantity=2)
-    first = gate.take(event_id=event.id, hold_id="h1", quantity=3)
-    second = gate.take(event_id=event.id, hold_id="h2", quantity=1)
-    again = gate.take(event_id=event.id, hold_id="h1", quantity=3)
+    gate.take(event, hold_id="buyer", quantity=2)
+    first = gate.take(event, hold_id="h1", quantity=3)
+    second = gate.take(event, hold_id="h2", quantity=1)
+    again = gate.take(event, hold_id="h1", quantity=3)
     assert [(d.status, d.taken, d.waitlisted, d.position) for d in (first, second, again)] == [
         ("OK", 0, True, 1), ("OK", 0, True, 2), ("REPLAY", 0, True, 1)]
-    assert gate.state(event_id=event.id)["nwait"] == "2"
+    assert gate.state(event)["nwait"] == "2"
 
 
 def test_a_missing_gate_is_rebuilt_from_postgresql_not_zero_or_full(app_ctx, user):
@@ -90,10 +92,10 @@ def test_a_failed_postgresql_transaction_returns_the_seats_exactly_once(app_ctx,
         assert avail(event.id) == 10
         assert pg_booked(event.id) == 0
         assert db.session.scalar(select(SeatHold.outcome)) == "released"
-        assert not [key for key in gate.state(event_id=event.id) if key.startswith("h:")]
+        assert not [key for key in gate.state(event) if key.startswith("h:")]
         # A late second release of the same hold (a retry) changes nothing.
         hold_id = db.session.scalar(select(SeatHold.hold_id))
-        assert holds.release_hold(event_id=event.id, hold_id=hold_id) == 0
+        assert holds.release_hold(event, hold_id=hold_id) == 0
         assert avail(event.id) == 10
     finally:
         db.session.rollback()
@@ -103,7 +105,7 @@ def test_a_failed_postgresql_transaction_returns_the_seats_exactly_once(app_ctx,
 
 def test_a_request_that_died_after_taking_seats_gets_them_reaped_once(app_ctx):
     event = factories.make_event(capacity=10)
-    gate.take(event_id=event.id, hold_id="dead-request", quantity=4)  # then the process "died"
+    gate.take(event, hold_id="dead-request", quantity=4)  # then the process "died"
     assert avail(event.id) == 6
     assert reconcile.reconcile_event(event_id=event.id).avail_after == 6  # not expired yet: kept
     report = reconcile.reconcile_event(event_id=event.id, ttl_seconds=-1)
@@ -118,7 +120,7 @@ def test_reaper_never_frees_a_seat_whose_commit_is_in_flight(app, app_ctx):
     """The booking transaction has claimed its hold but not committed when the
     reaper runs: the reaper waits on the claim and then leaves the seats taken."""
     event = factories.make_event(capacity=10)
-    gate.take(event_id=event.id, hold_id="in-flight", quantity=3)
+    gate.take(event, hold_id="in-flight", quantity=3)
     committer = db.engine.connect()
     tx = committer.begin()
     committer.execute(text("INSERT INTO seat_holds (hold_id, event_id, outcome) VALUES ('in-flight', :e, 'committed')"),
@@ -147,7 +149,7 @@ def test_reaper_never_frees_a_seat_whose_commit_is_in_flight(app, app_ctx):
 def test_reconcile_corrects_drift_and_reports_it(app_ctx, user):
     event = factories.make_event(capacity=10)
     services.book_seats(user=user, event_id=event.id, quantity=2)
-    redis_client.hset(gate.gate_key(event.id), "avail", 1)  # drift
+    redis_client.hset(gate.key(event), "avail", 1)  # drift
     report = reconcile.reconcile_all()
     corrected = {item.event_id: item for item in report.corrections}
     assert (corrected[event.id].avail_before, corrected[event.id].avail_after) == (1, 8)
@@ -156,19 +158,20 @@ def test_reconcile_corrects_drift_and_reports_it(app_ctx, user):
 
 
 def test_reconcile_restores_lost_waiters_so_nobody_jumps_the_queue(app_ctx, user):
-    event = factories.make_event(capacity=2)
-    services.book_seats(user=user, event_id=event.id, quantity=5)
-    key = gate.gate_key(event.id)
+    event = factories.make_event(capacity=3)
+    services.book_seats(user=user, event_id=event.id, quantity=3)
+    services.book_seats(user=factories.make_user(), event_id=event.id, quantity=3)
+    key = gate.key(event)
     for field in [f for f in redis_client.hkeys(key) if f.startswith("w:")]:
         redis_client.hdel(key, field)
     redis_client.hset(key, mapping={"nwait": 0, "avail": 1})
     report = reconcile.reconcile_event(event_id=event.id)
     assert report.waiters_added == 1 and report.avail_after == 0
-    assert gate.state(event_id=event.id)["nwait"] == "1"
+    assert gate.state(event)["nwait"] == "1"
 
 
 def marks(event_id):
-    return {name[2:] for name in gate.state(event_id=event_id) if name.startswith("w:")}
+    return {name[2:] for name in gate.state(gate.ref(event_id)) if name.startswith("w:")}
 
 
 def waiting_keys(event_id):
@@ -181,26 +184,27 @@ def after_reading_marks(monkeypatch, action):
     """Run `action(event_id)` in reconcile right after it has read the waiter marks (before its lock)."""
     read_marks = gate.waiter_marks
 
-    def then_act(*, event_id):
-        seen = read_marks(event_id=event_id)
-        action(event_id)
+    def then_act(event):
+        seen = read_marks(event)
+        action(event.id)
         return seen
 
     monkeypatch.setattr(gate, "waiter_marks", then_act)
 
 
 def test_reconcile_drops_stale_marks_but_keeps_joins_in_flight(app_ctx, user):
-    event = factories.make_event(capacity=1)
-    services.book_seats(user=user, event_id=event.id, quantity=1)
+    event = factories.make_event(capacity=2)
+    services.book_seats(user=user, event_id=event.id, quantity=2)
     waiter = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=2).waitlist_entry
-    gate.take(event_id=event.id, hold_id="joining", quantity=1)  # a join between Redis and its commit
-    key = gate.gate_key(event.id)
-    redis_client.hset(key, "w:ghost", "1")  # an entry that stopped waiting while Redis was unreachable
+    gate.take(event, hold_id="joining", quantity=1)  # a join between Redis and its commit
+    key = gate.key(event)
+    redis_client.hset(key, "w:ghost", "p")  # an entry that stopped waiting while Redis was unreachable
     redis_client.hincrby(key, "nwait", 1)
+    redis_client.hincrby(key, "npart", 1)
     report = reconcile.reconcile_event(event_id=event.id)
     assert (report.waiters_removed, report.waiters_added) == (1, 0)
     assert marks(event.id) == {waiter.gate_key, "joining"}
-    assert gate.state(event_id=event.id)["nwait"] == "2"
+    assert gate.state(event)["nwait"] == "2"
 
 
 def test_reconcile_keeps_a_join_that_took_while_it_read_the_marks(app_ctx, user, monkeypatch):
@@ -209,22 +213,22 @@ def test_reconcile_keeps_a_join_that_took_while_it_read_the_marks(app_ctx, user,
     event = factories.make_event(capacity=1)
     services.book_seats(user=user, event_id=event.id, quantity=1)
     first = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=1).waitlist_entry
-    after_reading_marks(monkeypatch, lambda event_id: gate.take(event_id=event_id, hold_id="late", quantity=1))
+    after_reading_marks(monkeypatch, lambda event_id: gate.take(gate.ref(event_id), hold_id="late", quantity=1))
     report = reconcile.reconcile_event(event_id=event.id)
     assert not report.corrected
     assert marks(event.id) == {first.gate_key, "late"}
-    assert gate.state(event_id=event.id)["nwait"] == "2"
+    assert gate.state(event)["nwait"] == "2"
 
 
 def test_reconcile_rebuilds_a_gate_lost_while_it_ran(app_ctx, user, monkeypatch):
-    event = factories.make_event(capacity=1)
-    services.book_seats(user=user, event_id=event.id, quantity=1)
+    event = factories.make_event(capacity=3)
+    services.book_seats(user=user, event_id=event.id, quantity=3)
     waiter = services.book_seats(user=factories.make_user(), event_id=event.id, quantity=3).waitlist_entry
-    after_reading_marks(monkeypatch, lambda event_id: redis_client.delete(gate.gate_key(event_id)))
+    after_reading_marks(monkeypatch, lambda event_id: redis_client.delete(gate.key(gate.ref(event_id))))
     report = reconcile.reconcile_event(event_id=event.id)
     assert (report.avail_before, report.avail_after, report.waiters_added) == (None, 0, 1)
     assert marks(event.id) == {waiter.gate_key}
-    assert gate.state(event_id=event.id)["nwait"] == "1"
+    assert gate.state(event)["nwait"] == "1"
 
 
 @pytest.mark.race
@@ -232,7 +236,7 @@ def test_reconcile_racing_a_stream_of_joins_never_loses_or_invents_a_waiter(app,
     """Joins commit (and finish their holds) while reconcile runs again and again:
     every run finds nothing to correct, and the gate ends equal to PostgreSQL.
     Each join pauses between its take and its commit, so most runs meet joins in flight."""
-    monkeypatch.setitem(app.config, "BOOKING_TEST_PAUSE_SECONDS", 0.02)
+    monkeypatch.setattr(admission, "record", pausing_first(admission.record, 0.02))
     event = factories.make_event(capacity=1)
     services.book_seats(user=user, event_id=event.id, quantity=1)
     buyers = [buyer.id for buyer in factories.make_users(60)]
@@ -262,43 +266,42 @@ def test_reconcile_racing_a_stream_of_joins_never_loses_or_invents_a_waiter(app,
     assert len(reports) >= 5, "reconcile must have run while the joins did"
     assert [vars(r) for r in reports if r.corrected] == []
     assert marks(event.id) == waiting_keys(event.id) and len(waiting_keys(event.id)) == 60
-    assert gate.state(event_id=event.id)["nwait"] == "60"
+    assert gate.state(event)["nwait"] == "60"
 
 
 def test_cli_reconcile_prints_the_report(app):
     runner = app.test_cli_runner()
     with app.app_context():
         event = factories.make_event(capacity=4)
-        gate.rebuild(event_id=event.id)
-        redis_client.hset(gate.gate_key(event.id), "avail", 99)
+        gate.rebuild(event)
+        redis_client.hset(gate.key(event), "avail", 99)
     result = runner.invoke(args=["seats", "reconcile"])
     assert result.exit_code == 0, result.output
     assert "corrected 1" in result.output and "99 -> 4" in result.output
 
 
-@pytest.mark.parametrize("capacity, booked, waiting", [(10, 3, 0), (2, 2, 1), (0, 0, 3)])
-def test_a_repeat_of_a_committed_hold_answers_the_first_outcome(app_ctx, user, capacity, booked, waiting):
-    """The writes are one statement whose parts run in no fixed order, so the conflict a repeat
-    hits may be the claim's, the booking's hold_id or the entry's gate_key: each means replay."""
-    event = factories.make_event(capacity=capacity)
-    first = services.book_seats(user=user, event_id=event.id, quantity=3, hold_id="repeat-me")
-    again = services.book_seats(user=user, event_id=event.id, quantity=3, hold_id="repeat-me")
-    for result in (first, again):
-        assert (result.booking.quantity if result.booking else 0) == booked
-        assert (result.waitlist_entry.quantity_remaining if result.waitlist_entry else 0) == waiting
-    assert (again.booking and again.booking.id) == (first.booking and first.booking.id)
-    assert (again.waitlist_entry and again.waitlist_entry.id) == (first.waitlist_entry and first.waitlist_entry.id)
-    assert db.session.scalar(select(func.count()).select_from(Booking)) == (1 if booked else 0)
-    assert pg_booked(event.id) == booked
-    assert avail(event.id) == capacity - booked
-    assert not [key for key in gate.state(event_id=event.id) if key.startswith("h:")]
+@pytest.mark.parametrize("taken, waiting", [(3, 0), (2, 1), (0, 3)])
+def test_a_hold_recorded_before_is_recognised_whichever_write_conflicts(app_ctx, user, taken, waiting):
+    """The writes are one statement whose parts run in no fixed order, so the conflict a second
+    write of the same hold hits may be the claim's, the booking's hold_id or the entry's
+    gate_key: each must read as "this hold was recorded before"."""
+    event = factories.make_event(capacity=10)
+    row = admission.bookable_event(event.id, quantity=3)
+    write = dict(event=row, user_id=user.id, hold_id="recorded", taken=taken, waiting=waiting, queue_seq=1)
+    writer.write(**write)
+    db.session.commit()
+    with pytest.raises(IntegrityError) as raised:
+        writer.write(**write)
+    db.session.rollback()
+    assert writer.conflict(raised.value) == "hold_recorded"
+    assert pg_booked(event.id) == taken
 
 
 def test_guard_rejection_is_corrected_and_retried(app_ctx, user):
     """Redis claims seats that PostgreSQL no longer has: the guard refuses, the
     gate is corrected from PostgreSQL and the request is decided again."""
     event = factories.make_event(capacity=5)
-    gate.rebuild(event_id=event.id)
+    gate.rebuild(event)
     db.session.execute(text("UPDATE events SET booked_seats = 4 WHERE id = :id"), {"id": event.id})
     db.session.commit()
     result = services.book_seats(user=user, event_id=event.id, quantity=3)
@@ -330,7 +333,7 @@ def test_a_booking_reference_already_taken_is_drawn_again(app_ctx, user, monkeyp
     assert second.booking.quantity == 2 and second.booking.reference != first.booking.reference
     assert pg_booked(event.id) == 3 and avail(event.id) == 7
     assert confirmations() == 2
-    assert not [field for field in gate.state(event_id=event.id) if field.startswith("h:")]
+    assert not [field for field in gate.state(event) if field.startswith("h:")]
 
 
 def test_a_reference_clash_on_every_attempt_is_a_503_that_changes_nothing(app_ctx, user, monkeypatch):
@@ -343,7 +346,7 @@ def test_a_reference_clash_on_every_attempt_is_a_503_that_changes_nothing(app_ct
 
     assert pg_booked(event.id) == 1 and avail(event.id) == 9  # the seats went back to sale
     assert confirmations() == 1
-    assert not [field for field in gate.state(event_id=event.id) if field.startswith("h:")]
+    assert not [field for field in gate.state(event) if field.startswith("h:")]
 
 
 def test_redis_down_makes_booking_a_fast_503_and_reads_fall_back(app):
@@ -373,11 +376,28 @@ def _check_redis_down(app, broken):
         db.session.remove()
 
 
-def test_hold_expired_before_commit_is_a_retryable_503(app_ctx, user):
+def test_hold_reaped_before_commit_is_a_retryable_503_that_books_nothing(app_ctx, user, monkeypatch):
+    """The reaper released this request's hold between its take and its write (the request
+    was too slow): the write must not also book the seats the reaper gave back."""
     event = factories.make_event(capacity=5)
-    hold_id = "slow-request"
-    db.session.add(SeatHold(hold_id=hold_id, event_id=event.id, outcome="released"))
-    db.session.commit()
-    with pytest.raises(Unavailable):
-        services.book_seats(user=user, event_id=event.id, quantity=2, hold_id=hold_id)
-    assert pg_booked(event.id) == 0
+    take = gate.take
+
+    def take_then_reaped(event, **kwargs):
+        decision = take(event, **kwargs)
+        holds.claim_release(event_id=event.id, hold_id=kwargs["hold_id"])
+        gate.release(event, hold_id=kwargs["hold_id"])
+        return decision
+
+    monkeypatch.setattr(gate, "take", take_then_reaped)
+    with pytest.raises(Unavailable, match="took too long"):
+        services.book_seats(user=user, event_id=event.id, quantity=2)
+    assert pg_booked(event.id) == 0 and avail(event.id) == 5
+    assert db.session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+def pausing_first(func, seconds):
+    """`func`, made to wait first: widens the window between a take and its commit."""
+    def paused(*args, **kwargs):
+        time.sleep(seconds)
+        return func(*args, **kwargs)
+    return paused

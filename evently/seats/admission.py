@@ -1,0 +1,208 @@
+"""Admission: a booking or waitlist request, decided and recorded exactly once.
+
+The gated strategy (the default): the Redis gate decides in one Lua call how many
+seats the request takes and whether the rest waits (take), one PostgreSQL
+statement records that outcome under a fresh hold id and guards capacity and the
+event's state (write), then the hold is settled: finished after the commit,
+released after any failure (settle). The strategy is resolved once per app at
+start-up (BOOKING_STRATEGY, see evently/seats/__init__.py); evently/seats/rowlock.py is the other one.
+"""
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+
+from evently.bookings.models import Booking
+from evently.common.models import utcnow
+from evently.errors import (AlreadyWaitlisted, EventNotBookable, EventStarted, NotFound, SeatsAvailable, SoldOut,
+                            Unavailable, ValidationError)
+from evently.events.models import Event
+from evently.extensions import db
+from evently.notifications import outbox
+from evently.ops.metrics import BOOKINGS, GUARD_REJECTIONS, SEATS_TAKEN
+from evently.waitlist.models import WaitlistEntry, live_position
+
+from . import gate, holds, promotion, reconcile, writer
+
+EXTENSION = "evently.admission"
+
+
+@dataclass
+class Admission:
+    """What a request got: a booking, a waitlist entry for the rest, or both."""
+    booking: Booking | None
+    waitlist_entry: WaitlistEntry | None
+    requested: int
+
+
+class ReferenceTaken(Unavailable):
+    """The random booking reference drawn for this write already exists (about one write in a
+    million at a million bookings). The gated path writes again under the same hold (the gate
+    replays its decision); a second clash is a 503 to retry."""
+
+    def __init__(self):
+        super().__init__("The booking could not be recorded; please retry.")
+
+
+class HoldExpired(Unavailable):
+    """The reaper returned this request's hold before it could commit."""
+
+    def __init__(self):
+        super().__init__("The request took too long and its seats were released; please retry.")
+
+
+# What a booking decision reads of the event, as plain columns from one prebuilt Core
+# statement run on the session's connection (the same transaction): an ORM load here
+# would cost more than the rest of the read.
+_EVENTS = Event.__table__.c
+_BOOKABLE_COLUMNS = select(_EVENTS.id, _EVENTS.gate_token, _EVENTS.title, _EVENTS.status, _EVENTS.starts_at,
+                           _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.price,
+                           _EVENTS.currency).where(_EVENTS.id == bindparam("event_id"))
+
+
+def bookable_event(event_id, *, quantity):
+    """The event's booking columns if `quantity` can be asked of it now. Raises NotFound,
+    EventNotBookable, EventStarted, ValidationError (over the per-booking limit or the capacity)."""
+    event = db.session.connection().execute(_BOOKABLE_COLUMNS, {"event_id": event_id}).first()
+    if event is None or event.status == "draft":
+        raise NotFound("Event not found.")
+    if event.status != "published":
+        raise EventNotBookable("This event is cancelled.")
+    if event.starts_at <= utcnow():
+        raise EventStarted()
+    if quantity > event.max_per_booking:
+        raise ValidationError(details={"quantity": [f"At most {event.max_per_booking} tickets per booking."]})
+    if quantity > event.capacity:
+        # Nobody's entry may wait for seats that can never exist.
+        raise ValidationError(details={"quantity": [f"This event has {event.capacity} seats in all."]})
+    return event
+
+
+def admit(*, user_id, event_id, quantity, allow_partial=True, join_waitlist=True, mode="direct",
+          on_recorded=None):
+    """Decide and record one request. mode `direct` books what is free and (if wanted)
+    queues the rest; mode `waitlist` only queues. `on_recorded(admission)` runs inside
+    the recording transaction, before its commit (the idempotency record is written
+    there, so a key and its outcome commit together). Raises NotFound, EventNotBookable,
+    EventStarted, ValidationError, SeatsAvailable, SoldOut, AlreadyWaitlisted, Unavailable."""
+    # The read transaction stays open across the Redis call and becomes the write transaction:
+    # having only read (READ COMMITTED), it holds no row locks, so it blocks nobody.
+    event = bookable_event(event_id, quantity=quantity)
+    strategy = current_app.extensions[EXTENSION]
+    return strategy.admit(user_id=user_id, event=event, quantity=quantity, allow_partial=allow_partial,
+                          join_waitlist=join_waitlist, mode=mode, on_recorded=on_recorded)
+
+
+class GatedAdmission:
+    """take (Redis) -> write (PostgreSQL) -> settle; see the module docstring."""
+
+    def admit(self, *, user_id, event, quantity, allow_partial, join_waitlist, mode, on_recorded):
+        hold_id = holds.new_hold_id()
+        for attempt in range(2):
+            decision = gate.take(event, hold_id=hold_id, quantity=quantity, mode=mode,
+                                 allow_partial=allow_partial, join_waitlist=join_waitlist)
+            refuse_if_nothing(decision, event_id=event.id)
+            try:
+                admission = record(event=event, user_id=user_id, hold_id=hold_id, requested=quantity,
+                                   decision=decision, allow_partial=allow_partial, on_recorded=on_recorded)
+            except writer.GuardRejected:
+                holds.release_hold(event, hold_id=hold_id)
+                closed = writer.refusal(event.id)
+                db.session.rollback()
+                if closed is not None:
+                    raise closed from None
+                GUARD_REJECTIONS.inc()
+                correct_gate(event)
+                hold_id = holds.new_hold_id()
+                continue
+            except ReferenceTaken:
+                if attempt == 0:
+                    continue  # same hold id: the gate replays this decision, the write draws a new reference
+                holds.release_hold(event, hold_id=hold_id)
+                raise
+            except HoldExpired:
+                raise
+            except BaseException:
+                holds.release_hold(event, hold_id=hold_id)
+                raise
+            holds.finish_hold(event, hold_id=hold_id)
+            settled(admission, decision.serve, event_id=event.id)
+            return admission
+        raise Unavailable("Seat availability is being corrected; please retry.")
+
+
+def refuse_if_nothing(decision, *, event_id):
+    """Raise what a decision that records nothing answers: SeatsAvailable, SoldOut, or why the event is closed."""
+    if decision.status == "CLOSED":
+        raise writer.refusal(event_id) or EventNotBookable()
+    if decision.status == "SEATS_AVAILABLE":
+        raise SeatsAvailable(details={"availableSeats": decision.available})
+    if decision.taken == 0 and not decision.waitlisted:
+        BOOKINGS.labels("sold_out").inc()
+        raise SoldOut()
+
+
+def record(*, event, user_id, hold_id, requested, decision, allow_partial, on_recorded):
+    """One transaction: the writer's statement, the caller's hook, COMMIT. Rolls back and
+    raises on any failure; an IntegrityError is translated (see writer.CONFLICTS)."""
+    try:
+        written = writer.write(event=event, user_id=user_id, hold_id=hold_id, taken=decision.taken,
+                               waiting=requested - decision.taken if decision.waitlisted else 0,
+                               allow_partial=allow_partial, queue_seq=decision.queue_seq,
+                               position=decision.position)
+        admission = Admission(booking=written.booking, waitlist_entry=written.entry, requested=requested)
+        if written.entry is not None and written.entry.position is None:
+            written.entry.position = position_of(written.entry.id)
+        if on_recorded is not None:
+            on_recorded(admission)
+        if written.notification_id is not None:
+            outbox.deliver_after_commit(written.notification_id)
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise translated(error) from None
+    except BaseException:
+        db.session.rollback()
+        raise
+    return admission
+
+
+def position_of(entry_id):
+    """An entry's live place, counted in PostgreSQL (for the strategy that has no gate to number joins)."""
+    return db.session.scalar(select(live_position()).where(WaitlistEntry.id == entry_id))
+
+
+def translated(error):
+    meaning = writer.conflict(error)
+    if meaning == "already_waitlisted":
+        return AlreadyWaitlisted()
+    if meaning == "over_capacity":
+        return writer.GuardRejected()
+    if meaning == "reference_taken":
+        return ReferenceTaken()
+    if meaning == "hold_recorded":
+        # Every execution draws a fresh hold id, so its hold can only have been recorded as released.
+        return HoldExpired()
+    if meaning == "event_gone":
+        return NotFound("Event not found.")
+    return error
+
+
+def settled(admission, serve, *, event_id):
+    """After the commit: count it, and hand free seats next to waiters to a promotion."""
+    if admission.booking is not None:
+        SEATS_TAKEN.labels("direct").inc(admission.booking.quantity)
+    BOOKINGS.labels("booked" if admission.booking else "waitlisted").inc()
+    if serve:
+        promotion.request_promotion(event_id)
+
+
+def correct_gate(event):
+    """Redis admitted seats PostgreSQL refused: make the gate agree before deciding again.
+    A failure here is left to the periodic reconcile; the request still gets an answer."""
+    try:
+        reconcile.reconcile_event(event.id)
+    except Exception:  # noqa: BLE001 - the periodic reconcile retries; the client gets a retryable answer
+        db.session.rollback()
+        current_app.logger.exception("could not reconcile event %s after a guard rejection", event.id)
