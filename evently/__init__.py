@@ -108,12 +108,13 @@ def register_blueprints(app):
 
 def discover_api_blueprints():
     from evently.analytics.routes import blp as analytics
+    from evently.audit.routes import blp as audit
     from evently.auth.routes import blp as auth
     from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
     from evently.waitlist.routes import blp as waitlist
 
-    return [auth, events, bookings, waitlist, analytics]
+    return [auth, events, bookings, waitlist, analytics, audit]
 
 
 def register_errors(app):
@@ -137,6 +138,7 @@ def register_cli(app):
 # Importing models here lets Alembic and the CLI see the whole schema.
 def import_models():
     from evently.analytics import models as _analytics  # noqa: F401
+    from evently.audit import models as _audit  # noqa: F401
     from evently.auth import models as _auth  # noqa: F401
     from evently.bookings import models as _bookings  # noqa: F401
     from evently.events import models as _events  # noqa: F401

@@ -82,6 +82,10 @@ class EventHasBookings(Conflict):
     code, message = "EVENT_HAS_BOOKINGS", "An event with bookings or waiters cannot go back to draft; cancel it instead."
 
 
+class PerUserLimit(Conflict):
+    code, message = "PER_USER_LIMIT", "This would give you more seats for this event than one person may hold."
+
+
 class AlreadyWaitlisted(Conflict):
     code, message = "ALREADY_WAITLISTED", "You are already on the waitlist for this event."
 

@@ -130,10 +130,11 @@ shaped AS (
     OFFSET 0
 )
 INSERT INTO bookings (id, reference, user_id, event_id, quantity, unit_price, total_amount, currency, status,
-                      source, cancelled_at, seats_freed_at, created_at, updated_at)
+                      cancelled_quantity, source, cancelled_at, seats_freed_at, created_at, updated_at)
 SELECT id, 'EVT-DM' || translate(lpad(id::text, greatest(8, length(id::text)), '0'), '01', 'XY'), user_id,
        event_id, quantity, price, price * quantity, currency,
        CASE WHEN cancelled THEN 'cancelled' ELSE 'confirmed' END,
+       CASE WHEN cancelled THEN quantity ELSE 0 END,
        CASE WHEN promoted THEN 'waitlist' ELSE 'direct' END,
        CASE WHEN cancelled THEN created_at + r_later * (sale_end - created_at) END,
        CASE WHEN promoted THEN created_at - make_interval(secs => 2 + (r_wait ^ 3) * 6 * 3600) END,

@@ -29,7 +29,7 @@ EVENT_DAILY_AGGREGATES = """
     coalesce(sum(b.quantity) FILTER (WHERE b.status = 'confirmed'), 0) AS tickets,
     coalesce(sum(b.total_amount) FILTER (WHERE b.status = 'confirmed'), 0)::numeric(16, 2) AS revenue,
     count(*) FILTER (WHERE b.status = 'cancelled') AS cancellations,
-    coalesce(sum(b.quantity) FILTER (WHERE b.status = 'cancelled'), 0) AS cancelled_tickets,
+    coalesce(sum(b.cancelled_quantity), 0) AS cancelled_tickets,
     count(*) FILTER (WHERE b.source = 'waitlist') AS promotions,
     coalesce(sum(b.quantity) FILTER (WHERE b.source = 'waitlist'), 0) AS promoted_tickets,
     count(*) FILTER (WHERE b.source = 'waitlist' AND b.seats_freed_at IS NOT NULL) AS promotion_waits,

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from evently.common.models import TimestampMixin
 from evently.extensions import db
@@ -14,6 +14,8 @@ class Booking(TimestampMixin, db.Model):
     __tablename__ = "bookings"
     __table_args__ = (
         CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("cancelled_quantity >= 0", name="cancelled_quantity_non_negative"),
+        CheckConstraint("status <> 'cancelled' OR cancelled_quantity > 0", name="cancelled_gave_seats_back"),
         CheckConstraint("status IN ('confirmed', 'cancelled')", name="status_known"),
         CheckConstraint("source IN ('direct', 'waitlist')", name="source_known"),
         Index("ix_bookings_user_created", "user_id", "created_at"),
@@ -28,7 +30,10 @@ class Booking(TimestampMixin, db.Model):
     reference: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="RESTRICT"), nullable=False)
+    # Seats the booking holds (while confirmed; once cancelled, the seats it held then).
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Seats given back so far, by partial cancellations and the final one.
+    cancelled_quantity: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     total_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
@@ -40,6 +45,9 @@ class Booking(TimestampMixin, db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # For waitlist promotions: when the seats it received were freed (analytics: time to promotion).
     seats_freed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Read-only: what a booking's history shows of its event (loaded with the booking where shown).
+    event = relationship("Event", viewonly=True)
 
 
 class IdempotencyRecord(db.Model):

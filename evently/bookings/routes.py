@@ -9,7 +9,7 @@ from evently.errors import ValidationError
 from evently.http import Blueprint, ErrorEnvelopeSchema, document_errors, envelope, page_meta
 
 from . import idempotency, services
-from .schemas import BookingCreateSchema, BookingQuerySchema, BookingResultSchema, BookingSchema
+from .schemas import BookingCancelSchema, BookingCreateSchema, BookingQuerySchema, BookingResultSchema, BookingWithEventSchema
 
 blp = Blueprint("bookings", __name__, url_prefix="/api/bookings", description="Bookings")
 
@@ -51,7 +51,7 @@ def create_booking(body):
 @blp.get("")
 @auth_required
 @blp.arguments(BookingQuerySchema, location="query")
-@blp.response(200, envelope(BookingSchema, many=True, paginated=True))
+@blp.response(200, envelope(BookingWithEventSchema, many=True, paginated=True))
 def list_bookings(query):
     """Booking history, newest first."""
     items, total = services.list_bookings(actor=current_user, **query)
@@ -61,7 +61,7 @@ def list_bookings(query):
 
 @blp.get("/<int:booking_id>")
 @auth_required
-@blp.response(200, envelope(BookingSchema))
+@blp.response(200, envelope(BookingWithEventSchema))
 def get_booking(booking_id):
     return {"message": "Booking.", "data": services.get_booking(actor=current_user, booking_id=booking_id)}
 
@@ -69,8 +69,23 @@ def get_booking(booking_id):
 @blp.delete("/<int:booking_id>")
 @document_errors(409)
 @auth_required
-@blp.response(200, envelope(BookingSchema, name="CancelledBookingEnvelope"))
+@blp.response(200, envelope(BookingWithEventSchema, name="CancelledBookingEnvelope"))
 def cancel_booking(booking_id):
     """Cancel a booking; its seats go to the waitlist first, then back on sale."""
     booking = services.cancel_booking(actor=current_user, booking_id=booking_id)
     return {"message": "Booking cancelled.", "data": booking}
+
+
+@blp.post("/<int:booking_id>/cancel")
+@document_errors(409)
+@auth_required
+@blp.arguments(BookingCancelSchema)
+@blp.response(200, envelope(BookingWithEventSchema, name="ChangedBookingEnvelope"))
+def cancel_seats(body, booking_id):
+    """Give back some of a booking's seats (owner or admin): the booking keeps the rest, its
+    total recomputed, and the freed seats go to the waitlist first. All of them cancels it."""
+    booking = services.cancel_booking(actor=current_user, booking_id=booking_id, quantity=body["quantity"])
+    if booking.status == "cancelled":
+        return {"message": "Booking cancelled.", "data": booking}
+    return {"message": f"Gave back {services.tickets(body['quantity'])}; the booking keeps {booking.quantity}.",
+            "data": booking}

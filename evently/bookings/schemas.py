@@ -25,7 +25,9 @@ class BookingSchema(Schema):
     booking_reference = ma.fields.String(attribute="reference")
     event_id = ma.fields.Integer()
     user_id = ma.fields.Integer()
-    quantity = ma.fields.Integer()
+    quantity = ma.fields.Integer(metadata={"description": "Seats the booking holds (once cancelled: the seats it "
+                                                          "held then)."})
+    cancelled_quantity = ma.fields.Integer(metadata={"description": "Seats given back so far."})
     unit_price = Money()
     total_amount = Money()
     currency = ma.fields.String()
@@ -33,6 +35,24 @@ class BookingSchema(Schema):
     source = ma.fields.String()
     created_at = UtcDateTime()
     cancelled_at = UtcDateTime(allow_none=True)
+
+
+class BookedEventSchema(Schema):
+    """What a booking's history row shows of its event, so a client needs no second call."""
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    starts_at = UtcDateTime()
+    venue = ma.fields.String()
+    status = ma.fields.String()
+
+
+class BookingWithEventSchema(BookingSchema):
+    event = ma.fields.Nested(BookedEventSchema)
+
+
+class BookingCancelSchema(Schema):
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
+                                 metadata={"description": "Seats to give back; all of them cancels the booking."})
 
 
 class BookingResultSchema(Schema):

@@ -2,7 +2,9 @@
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
+from evently.audit.log import Auditor
 from evently.errors import NotFound
 from evently.extensions import db
 from evently.seats import admission, release
@@ -50,7 +52,7 @@ def book_seats(*, user, event_id, quantity, allow_partial=True, join_waitlist=Tr
 
 def get_booking(*, actor, booking_id):
     """Raises NotFound for a missing booking or another user's (no existence leak)."""
-    booking = db.session.get(Booking, booking_id)
+    booking = db.session.get(Booking, booking_id, options=[joinedload(Booking.event)])
     if booking is None or (booking.user_id != actor.id and not actor.is_admin):
         raise NotFound("Booking not found.")
     return booking
@@ -67,13 +69,16 @@ def list_bookings(*, actor, page, per_page, status=None, event_id=None, all_user
         query = query.where(Booking.event_id == event_id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     items = db.session.scalars(
-        query.order_by(Booking.created_at.desc(), Booking.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        query.options(joinedload(Booking.event))
+        .order_by(Booking.created_at.desc(), Booking.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     return items, total
 
 
-def cancel_booking(*, actor, booking_id):
-    """Cancel the actor's booking (or any, for an admin); its seats go to the waitlist
-    first, else back on sale. Raises NotFound, AlreadyCancelled, EventStarted."""
+def cancel_booking(*, actor, booking_id, quantity=None):
+    """Give back `quantity` of the actor's booking's seats (any booking, for an admin, which is
+    audited); all of them, or None, cancels it. Freed seats go to the waitlist first, else back
+    on sale. Raises NotFound, AlreadyCancelled, EventStarted, ValidationError."""
     get_booking(actor=actor, booking_id=booking_id)
-    return release.cancel_booking(booking_id=booking_id)
+    auditor = Auditor(actor_id=actor.id) if actor.is_admin else None
+    return release.cancel_seats(booking_id=booking_id, quantity=quantity, auditor=auditor)

@@ -6,6 +6,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import marshmallow as ma
 
 
+def iso_utc(moment):
+    """The one timestamp format of the API: ISO 8601 in UTC with a Z (2026-12-01T19:00:00Z)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class UtcDateTime(ma.fields.AwareDateTime):
     """ISO 8601 in UTC with a Z suffix on output; input must carry an offset."""
 
@@ -17,7 +22,7 @@ class UtcDateTime(ma.fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_utc(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)

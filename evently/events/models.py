@@ -2,7 +2,8 @@
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String,
+                        Text, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
@@ -20,6 +21,7 @@ class Event(TimestampMixin, db.Model):
         CheckConstraint("price >= 0", name="price_non_negative"),
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("max_per_booking >= 1", name="max_per_booking_positive"),
+        CheckConstraint("max_per_user IS NULL OR max_per_user >= 1", name="max_per_user_positive"),
         CheckConstraint("status IN ('draft', 'published', 'cancelled')", name="status_known"),
         Index("ix_events_status_starts_at", "status", "starts_at"),
         Index("ix_events_venue_lower", text("lower(venue)")),
@@ -37,6 +39,10 @@ class Event(TimestampMixin, db.Model):
     currency: Mapped[str] = mapped_column(String(3), nullable=False, server_default="USD")
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="draft")
     max_per_booking: Mapped[int] = mapped_column(Integer, nullable=False, server_default="10")
+    # The most seats one user may hold and wait for at once (confirmed plus waiting); None: no cap.
+    max_per_user: Mapped[int | None] = mapped_column(Integer)
+    # While paused, free seats are held for the queue and nobody is promoted (an organiser's hand).
+    waitlist_paused: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # This event's incarnation: its Redis seat gate is keyed by it (evently/seats/gate.py), so a gate
     # left in Redis by another database, or by an earlier event with the same id, is never used.

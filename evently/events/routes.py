@@ -3,10 +3,11 @@ import marshmallow as ma
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import admin_required, optional_user
-from evently.http import Blueprint, document_errors, envelope, page_meta
+from evently.http import CSV_RESPONSE, Blueprint, csv_response, document_errors, envelope, page_meta
 
-from . import list_cache, services
-from .schemas import EventCreateSchema, EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema, JobSchema
+from . import attendees, list_cache, services
+from .schemas import (AttendeeExportQuerySchema, AttendeeQuerySchema, AttendeeSchema, EventCreateSchema,
+                      EventQuerySchema, EventRemovalSchema, EventSchema, EventUpdateSchema, JobSchema)
 
 blp = Blueprint("events", __name__, url_prefix="/api/events", description="events")
 
@@ -80,3 +81,24 @@ def cancellation_progress(event_id):
     """Progress of the job cancelling this event's bookings and waiters (admin)."""
     job = services.cancellation_progress(actor=current_user, event_id=event_id)
     return {"message": f"Cancellation {job.status}: {job.done} of {job.total}.", "data": job}
+
+
+@blp.get("/<int:event_id>/attendees")
+@admin_required
+@blp.arguments(AttendeeQuerySchema, location="query")
+@blp.response(200, envelope(AttendeeSchema, many=True, paginated=True))
+def list_attendees(query, event_id):
+    """The event's bookings with their holders' names and emails (admin), in booking order."""
+    rows, total = attendees.list_attendees(event_id=event_id, **query)
+    return {"message": "Attendees.", "data": rows,
+            "meta": page_meta(page=query["page"], per_page=query["per_page"], total=total)}
+
+
+@blp.get("/<int:event_id>/attendees.csv")
+@admin_required
+@blp.arguments(AttendeeExportQuerySchema, location="query")
+@blp.doc(responses={"200": CSV_RESPONSE})
+def export_attendees(query, event_id):
+    """Every booking of the event as a CSV download (admin), streamed: any size."""
+    rows = attendees.attendee_rows(event_id=event_id, **query)
+    return csv_response(f"event-{event_id}-attendees.csv", attendees.HEADER, rows)

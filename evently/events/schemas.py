@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import SINGLE_LINE_PATTERN, Money, UtcDateTime, not_blank, single_line
+from evently.common.fields import SINGLE_LINE_PATTERN, Money, StrictBoolean, UtcDateTime, not_blank, single_line
 from evently.http import PageQuerySchema, Schema
 
 SORTS = ("startsAt", "-startsAt", "popularity", "price", "-price")
@@ -57,6 +57,18 @@ def _max_per_booking(**kwargs):
     return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=100), **kwargs)
 
 
+def _max_per_user(**kwargs):
+    return ma.fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_CAPACITY), metadata={
+        "description": "The most seats one user may hold for this event, confirmed plus waiting; null: no cap."},
+        **kwargs)
+
+
+def _waitlist_paused(**kwargs):
+    return StrictBoolean(metadata={
+        "description": "While true, free seats are held for the waitlist (not sold directly) and nobody is "
+                       "promoted; setting it back to false promotes at once."}, **kwargs)
+
+
 DESCRIPTION_LENGTH = validate.Length(max=10_000)
 EDITABLE_STATUSES = validate.OneOf(("draft", "published"))
 
@@ -81,6 +93,8 @@ class EventCreateSchema(Schema):
     status = ma.fields.String(load_default="draft", validate=EDITABLE_STATUSES)
     # Missing means the configured DEFAULT_MAX_PER_BOOKING (the service reads config).
     max_per_booking = _max_per_booking()
+    max_per_user = _max_per_user(load_default=None)
+    waitlist_paused = _waitlist_paused(load_default=False)
 
     @ma.validates_schema
     def validate_schedule(self, data, **_kwargs):
@@ -102,6 +116,8 @@ class EventUpdateSchema(Schema):
     currency = _currency()
     status = ma.fields.String(validate=EDITABLE_STATUSES)
     max_per_booking = _max_per_booking()
+    max_per_user = _max_per_user()
+    waitlist_paused = _waitlist_paused()
 
     @ma.validates_schema
     def validate_update(self, data, **_kwargs):
@@ -146,6 +162,8 @@ class EventSchema(Schema):
     currency = ma.fields.String()
     status = ma.fields.String()
     max_per_booking = ma.fields.Integer()
+    max_per_user = ma.fields.Integer(allow_none=True)
+    waitlist_paused = ma.fields.Boolean()
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 
@@ -166,3 +184,23 @@ class EventRemovalSchema(EventSchema):
 
     deleted = ma.fields.Boolean()
     cancellation_job = ma.fields.Nested(JobSchema, allow_none=True)
+
+
+class AttendeeQuerySchema(PageQuerySchema):
+    status = ma.fields.String(validate=validate.OneOf(("confirmed", "cancelled")),
+                              metadata={"description": "Only bookings in this status (default: all)."})
+
+
+class AttendeeExportQuerySchema(Schema):
+    status = ma.fields.String(validate=validate.OneOf(("confirmed", "cancelled")),
+                              metadata={"description": "Only bookings in this status (default: all)."})
+
+
+class AttendeeSchema(Schema):
+    booking_reference = ma.fields.String()
+    name = ma.fields.String()
+    email = ma.fields.String()
+    quantity = ma.fields.Integer()
+    status = ma.fields.String()
+    source = ma.fields.String()
+    booked_at = UtcDateTime()

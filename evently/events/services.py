@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, or_, select
 
+from evently.audit.log import Auditor, snapshot
 from evently.bookings.models import Booking
 from evently.common.db import transaction
 from evently.common.models import detached_instance
@@ -17,7 +18,7 @@ from evently.waitlist.models import WaitlistEntry
 from .models import Event
 
 EDITABLE_FIELDS = ("title", "description", "venue", "starts_at", "ends_at", "capacity", "price", "currency",
-                   "status", "max_per_booking")
+                   "status", "max_per_booking", "max_per_user", "waitlist_paused")
 
 SORT_ORDERS = {
     "startsAt": (Event.starts_at.asc(), Event.id.asc()),
@@ -109,16 +110,20 @@ def get_event(*, viewer, event_id):
 
 
 def create_event(*, actor, title, venue, starts_at, ends_at, capacity, price, description="", currency="USD",
-                 status="draft", max_per_booking=None):
-    """Create an event (admin). Raises Forbidden for a non-admin actor."""
+                 status="draft", max_per_booking=None, max_per_user=None, waitlist_paused=False):
+    """Create an event (admin, audited). Raises Forbidden for a non-admin actor."""
     _require_admin(actor)
     if max_per_booking is None:
         max_per_booking = current_app.config["DEFAULT_MAX_PER_BOOKING"]
     event = Event(title=title.strip(), description=description, venue=venue.strip(), starts_at=starts_at,
                   ends_at=ends_at, capacity=capacity, price=price, currency=currency, status=status,
-                  max_per_booking=max_per_booking, created_by_id=actor.id)
+                  max_per_booking=max_per_booking, max_per_user=max_per_user, waitlist_paused=waitlist_paused,
+                  created_by_id=actor.id)
     with transaction():
         db.session.add(event)
+        db.session.flush()
+        Auditor(actor_id=actor.id).record(action="event.create", subject_type="event", subject_id=event.id,
+                                          event_id=event.id, after=snapshot(event, EDITABLE_FIELDS))
     return present([event])[0]
 
 
@@ -146,13 +151,18 @@ def update_event(*, actor, event_id, **changes):
             raise ValidationError(details={field: ["endsAt must be after startsAt."]})
         if changes.get("status") == "draft" and event.status == "published" and _has_holders(event_id):
             raise EventHasBookings()
+        before = snapshot(event, changes)
         if "capacity" in changes:
             release.change_capacity(event, capacity=changes.pop("capacity"))
+        if "waitlist_paused" in changes:
+            release.set_waitlist_paused(event, paused=changes.pop("waitlist_paused"))
         for field in ("title", "venue"):
             if field in changes:
                 changes[field] = changes[field].strip()
         for field, value in changes.items():
             setattr(event, field, value)
+        Auditor(actor_id=actor.id).record(action="event.update", subject_type="event", subject_id=event.id,
+                                          event_id=event.id, before=before, after=snapshot(event, before))
     return present([event])[0]
 
 
@@ -161,7 +171,7 @@ def delete_event(*, actor, event_id):
     bookings and waiters are then cancelled and notified by a job.
     Raises Forbidden (non-admin), NotFound and EventCancelled (already cancelled)."""
     _require_admin(actor)
-    removal = cancellation.remove_event(event_id=event_id)
+    removal = cancellation.remove_event(event_id=event_id, auditor=Auditor(actor_id=actor.id))
     if removal.deleted:
         return EventRemoval(event_id=event_id, deleted=True)
     event = db.session.get(Event, event_id)

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evently.common.models import TimestampMixin
 from evently.extensions import db
 
-NOTIFICATION_KINDS = ("booking_confirmed", "waitlist_promoted", "booking_cancelled", "event_cancelled")
+NOTIFICATION_KINDS = ("booking_confirmed", "waitlist_promoted", "booking_cancelled", "event_cancelled",
+                      "waitlist_removed")
 
 
 class Notification(TimestampMixin, db.Model):

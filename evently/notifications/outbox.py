@@ -56,21 +56,32 @@ def waitlist_promoted_text(*, reference, quantity, event, still_waiting):
             f"for {event.title} on {_when(event)}.{still}")
 
 
-def booking_cancelled(booking, event):
+def booking_cancelled(booking, event, *, seats):
+    """The booking gave back `seats`: all of them (cancelled), or part (it keeps the rest).
+    One notice per change: the dedupe key counts the seats given back so far."""
+    if booking.status == "cancelled":
+        subject = f"Booking {booking.reference} cancelled"
+        body = f"Your booking of {seats} ticket(s) for {event.title} on {_when(event)} was cancelled."
+    else:
+        subject = f"Booking {booking.reference} changed: {booking.quantity} ticket(s) kept"
+        body = (f"You gave back {seats} ticket(s) for {event.title} on {_when(event)}; "
+                f"booking {booking.reference} now holds {booking.quantity}.")
     enqueue(
-        dedupe_key=f"booking_cancelled:{booking.id}", user_id=booking.user_id, kind="booking_cancelled",
-        subject=f"Booking {booking.reference} cancelled",
-        body=f"Your booking of {booking.quantity} ticket(s) for {event.title} was cancelled.",
-        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
+        dedupe_key=f"booking_cancelled:{booking.id}:{booking.cancelled_quantity}", user_id=booking.user_id,
+        kind="booking_cancelled", subject=subject, body=body,
+        payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference,
+                 "seatsGivenBack": seats, "seatsKept": 0 if booking.status == "cancelled" else booking.quantity},
     )
 
 
 def event_cancelled_for_booking(booking, event):
+    # Evently takes no payment, so the mail promises no refund.
     enqueue(
         dedupe_key=f"event_cancelled:booking:{booking.id}", user_id=booking.user_id, kind="event_cancelled",
         subject=f"{event.title} is cancelled",
-        body=f"{event.title} on {_when(event)} is cancelled; booking {booking.reference} is cancelled "
-             f"and {booking.quantity} ticket(s) will be refunded.",
+        body=f"{event.title} on {_when(event)} is cancelled, so booking {booking.reference} for "
+             f"{booking.quantity} ticket(s) is cancelled too. Evently took no payment for it: there is "
+             f"nothing to pay back and nothing you need to do.",
         payload={"bookingId": booking.id, "eventId": event.id, "reference": booking.reference},
     )
 
@@ -80,5 +91,15 @@ def event_cancelled_for_waiter(entry, event):
         dedupe_key=f"event_cancelled:entry:{entry.id}", user_id=entry.user_id, kind="event_cancelled",
         subject=f"{event.title} is cancelled",
         body=f"{event.title} on {_when(event)} is cancelled; you are no longer on its waitlist.",
+        payload={"waitlistEntryId": entry.id, "eventId": event.id},
+    )
+
+
+def waitlist_removed(entry, event, *, reason=None):
+    because = f" The organiser's reason: {reason}" if reason else ""
+    enqueue(
+        dedupe_key=f"waitlist_removed:{entry.id}", user_id=entry.user_id, kind="waitlist_removed",
+        subject=f"You are off the waitlist for {event.title}",
+        body=f"The organiser of {event.title} on {_when(event)} took you off its waitlist.{because}",
         payload={"waitlistEntryId": entry.id, "eventId": event.id},
     )

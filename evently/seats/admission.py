@@ -10,13 +10,13 @@ start-up (BOOKING_STRATEGY, see evently/seats/__init__.py); evently/seats/rowloc
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from evently.bookings.models import Booking
 from evently.common.models import utcnow
-from evently.errors import (AlreadyWaitlisted, EventNotBookable, EventStarted, NotFound, SeatsAvailable, SoldOut,
-                            Unavailable, ValidationError)
+from evently.errors import (AlreadyWaitlisted, EventNotBookable, EventStarted, NotFound, PerUserLimit, SeatsAvailable,
+                            SoldOut, Unavailable, ValidationError)
 from evently.events.models import Event
 from evently.extensions import db
 from evently.notifications import outbox
@@ -57,7 +57,7 @@ class HoldExpired(Unavailable):
 # would cost more than the rest of the read.
 _EVENTS = Event.__table__.c
 _BOOKABLE_COLUMNS = select(_EVENTS.id, _EVENTS.gate_token, _EVENTS.title, _EVENTS.status, _EVENTS.starts_at,
-                           _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.price,
+                           _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.max_per_user, _EVENTS.price,
                            _EVENTS.currency).where(_EVENTS.id == bindparam("event_id"))
 
 
@@ -89,6 +89,7 @@ def admit(*, user_id, event_id, quantity, allow_partial=True, join_waitlist=True
     # The read transaction stays open across the Redis call and becomes the write transaction:
     # having only read (READ COMMITTED), it holds no row locks, so it blocks nobody.
     event = bookable_event(event_id, quantity=quantity)
+    within_per_user_cap(event, user_id=user_id, adding=quantity)  # early, before any seat is taken
     strategy = current_app.extensions[EXTENSION]
     return strategy.admit(user_id=user_id, event=event, quantity=quantity, allow_partial=allow_partial,
                           join_waitlist=join_waitlist, mode=mode, on_recorded=on_recorded)
@@ -146,10 +147,11 @@ def refuse_if_nothing(decision, *, event_id):
 def record(*, event, user_id, hold_id, requested, decision, allow_partial, on_recorded):
     """One transaction: the writer's statement, the caller's hook, COMMIT. Rolls back and
     raises on any failure; an IntegrityError is translated (see writer.CONFLICTS)."""
+    waiting = requested - decision.taken if decision.waitlisted else 0
     try:
+        within_per_user_cap(event, user_id=user_id, adding=decision.taken + waiting, locked=True)
         written = writer.write(event=event, user_id=user_id, hold_id=hold_id, taken=decision.taken,
-                               waiting=requested - decision.taken if decision.waitlisted else 0,
-                               allow_partial=allow_partial, queue_seq=decision.queue_seq,
+                               waiting=waiting, allow_partial=allow_partial, queue_seq=decision.queue_seq,
                                position=decision.position)
         admission = Admission(booking=written.booking, waitlist_entry=written.entry, requested=requested)
         if written.entry is not None and written.entry.position is None:
@@ -166,6 +168,32 @@ def record(*, event, user_id, hold_id, requested, decision, allow_partial, on_re
         db.session.rollback()
         raise
     return admission
+
+
+# A user's seats for an event: confirmed plus still waited for.
+_HOLDINGS = text("""
+    SELECT (SELECT COALESCE(sum(quantity), 0) FROM bookings
+            WHERE event_id = :event_id AND user_id = :user_id AND status = 'confirmed')
+         + (SELECT COALESCE(sum(quantity_remaining), 0) FROM waitlist_entries
+            WHERE event_id = :event_id AND user_id = :user_id AND status = 'waiting')""")
+_LOCK_USER_ON_EVENT = text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))")
+
+
+def within_per_user_cap(event, *, user_id, adding, locked=False):
+    """Refuse what would give the user more than the event's max_per_user seats (confirmed
+    plus waiting). With `locked`, the check holds a lock on (event, user) until the caller's
+    transaction ends, so one user's concurrent requests are counted one after the other.
+    Raises PerUserLimit."""
+    if event.max_per_user is None:
+        return
+    params = {"event_id": event.id, "user_id": user_id}
+    if locked:
+        db.session.execute(_LOCK_USER_ON_EVENT, {"name": f"evently:per-user:{event.id}:{user_id}"})
+    held = db.session.execute(_HOLDINGS, params).scalar()
+    if held + adding > event.max_per_user:
+        raise PerUserLimit(f"One person may hold at most {event.max_per_user} seats for this event, "
+                           f"waitlist included; you hold {held}.",
+                           details={"maxPerUser": event.max_per_user, "held": held, "requested": adding})
 
 
 def position_of(entry_id):

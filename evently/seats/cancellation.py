@@ -34,7 +34,7 @@ class Removal:
     job: BackgroundJob | None = None
 
 
-def remove_event(*, event_id):
+def remove_event(*, event_id, auditor=None):
     """Delete an event nobody ever booked, waited for or holds seats of; cancel any other.
     Cancelling stops sales at once (status and gate) and records the job that cancels
     the bookings and waiters and notifies each of them. Raises NotFound, EventCancelled."""
@@ -45,15 +45,23 @@ def remove_event(*, event_id):
             raise NotFound("Event not found.")
         if event.status == "cancelled":
             raise EventCancelled("This event is already cancelled.")
-        ref = gate.EventRef(event.id, event.gate_token)
+        ref, before = gate.EventRef(event.id, event.gate_token), {"status": event.status}
         if _anyone_ever(event):
             event.status = "cancelled"
             job = open_job(event)
             gate.tolerating_redis_down(gate.close, ref)
+            _audit(auditor, "event.cancel", event_id, before=before, after={"status": "cancelled", "jobId": job.id})
             return Removal(event_id=event_id, deleted=False, job=job)
         db.session.delete(event)
         gate.tolerating_redis_down(gate.close, ref)
+        _audit(auditor, "event.delete", event_id, before=before, after=None)
     return Removal(event_id=event_id, deleted=True)
+
+
+def _audit(auditor, action, event_id, *, before, after):
+    if auditor is not None:
+        auditor.record(action=action, subject_type="event", subject_id=event_id, event_id=event_id,
+                       before=before, after=after)
 
 
 def _anyone_ever(event):
@@ -104,6 +112,7 @@ def run_batch(*, job_id, batch=BATCH):
     for booking in bookings:
         booking.status = "cancelled"
         booking.cancelled_at = now
+        booking.cancelled_quantity += booking.quantity
         event.booked_seats -= booking.quantity
         outbox.event_cancelled_for_booking(booking, event)
     entries = db.session.execute(

@@ -122,13 +122,13 @@ def rebuild(event):
     """Build a missing gate from PostgreSQL (no-op if someone else built it first).
     Missing means unknown, never 0 or full: the numbers come from the rows. Reads
     in the caller's transaction (under the event's row lock if the caller holds it)."""
-    row = db.session.execute(select(Event.capacity, Event.booked_seats, Event.status)
+    row = db.session.execute(select(Event.capacity, Event.booked_seats, Event.status, Event.waitlist_paused)
                              .where(Event.id == event.id, Event.gate_token == event.gate_token)).one_or_none()
     if row is None or row.status == "cancelled":
         return False  # nothing to sell: no gate (a cancelled event's was closed on purpose)
     waiting = db.session.execute(_WAITING, {"event_id": event.id}).all()
     built = int(script("init")(keys=[key(event)], args=[
-        row.capacity - row.booked_seats, _queue_top(event.id),
+        row.capacity - row.booked_seats, _queue_top(event.id), int(row.waitlist_paused),
         *[part for entry in waiting for part in (entry.gate_key, mark(entry))]]))
     if built:
         RECONCILE_CORRECTIONS.labels("rebuild").inc()
@@ -167,19 +167,29 @@ def waiting_entries(event_id):
     return Waiting({entry.gate_key: mark(entry) for entry in db.session.execute(_WAITING, {"event_id": event_id})})
 
 
-def fix(event, *, free, waiting, resolved, drop, set_marks):
+def fix(event, *, free, paused, waiting, resolved, drop, set_marks):
     """Run lua/fix.lua (see it); returns its reply, or None when the gate is missing."""
     count, partial, strict = waiting.totals()
     reply = script("fix")(keys=[key(event)], args=[
-        free, count, partial, strict, _queue_top(event.id), len(resolved), len(drop), *resolved, *drop,
-        *[part for pair in set_marks.items() for part in pair]])
+        free, count, partial, strict, _queue_top(event.id), int(paused), len(resolved), len(drop), *resolved,
+        *drop, *[part for pair in set_marks.items() for part in pair]])
     return None if int(reply[0]) == -1 else [int(value) for value in reply]
 
 
-def build(event, *, free, waiting):
+def build(event, *, free, paused, waiting):
     """Build a missing gate from numbers the caller read (under the event's row lock)."""
     return int(script("init")(keys=[key(event)], args=[
-        free, _queue_top(event.id), *[part for pair in waiting.marks.items() for part in pair]]))
+        free, _queue_top(event.id), int(paused), *[part for pair in waiting.marks.items() for part in pair]]))
+
+
+def number_at_least(event, queue_seq):
+    """Make the gate number later joins after `queue_seq` (an entry moved to the back of the queue)."""
+    return bool(int(script("renumber")(keys=[key(event)], args=[int(ceil(queue_seq))])))
+
+
+def set_paused(event, paused):
+    """Mirror a pause or resume of the queue (under the event's row lock, before it commits)."""
+    return bool(int(script("pause")(keys=[key(event)], args=[int(paused)])))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evently.common.models import utcnow
 from evently.common.tasks import enqueue
+from evently.errors import NotFound
 from evently.extensions import db
 from evently.notifications import outbox
 from evently.ops.metrics import GUARD_REJECTIONS, PROMOTIONS, SEATS_TAKEN
@@ -66,18 +67,48 @@ def request_promotion(event_id, seats_freed_at=None):
 
 
 def promote_waitlist(*, event_id, seats_freed_at=None, max_steps=MAX_STEPS_PER_RUN):
-    """Serve the queue until no free seat fits anyone. Safe to run twice or concurrently."""
+    """Serve the queue until no free seat fits anyone (nobody while it is paused).
+    Safe to run twice or concurrently."""
     if isinstance(seats_freed_at, str):
         seats_freed_at = datetime.fromisoformat(seats_freed_at)
+    return _serve(event_id, Step(seats_freed_at=seats_freed_at), max_steps)
+
+
+def promote_by_hand(*, event_id, seats, auditor):
+    """An organiser's promotion of up to `seats` free seats, in queue order, paused or not;
+    each step is recorded through `auditor` in its own transaction. Exactly once per seat,
+    like any promotion. Raises NotFound."""
+    if lock_event(event_id) is None:
+        db.session.rollback()
+        raise NotFound("Event not found.")
+    db.session.rollback()
+    return _serve(event_id, Step(seats_freed_at=None, by_hand=True, seats_left=seats, auditor=auditor),
+                  MAX_STEPS_PER_RUN)
+
+
+@dataclass
+class Step:
+    """How a run promotes: on its own (held back while the queue is paused) or by an organiser's hand."""
+    seats_freed_at: datetime | None
+    by_hand: bool = False
+    seats_left: int | None = None  # by hand: the seats still to hand out
+    auditor: object = None
+
+
+def _serve(event_id, step, max_steps):
     report = PromotionReport(event_id=event_id)
     for _step in range(max_steps):
+        if step.seats_left == 0:
+            return report
         try:
-            promotion = _promote_next(event_id, seats_freed_at)
+            promotion = _promote_next(event_id, step)
         except _Retry:
             continue
         if promotion is None:
             return report
         report.promotions.append(promotion)
+        if step.seats_left is not None:
+            step.seats_left -= promotion.quantity
     report.more = True
     return report
 
@@ -125,9 +156,10 @@ def _interrupted_step(event):
     return None
 
 
-def _promote_next(event_id, seats_freed_at):
+def _promote_next(event_id, step):
     event = lock_event(event_id)
-    if event is None or event.status != "published" or event.starts_at <= utcnow():
+    if (event is None or event.status != "published" or event.starts_at <= utcnow()
+            or (event.waitlist_paused and not step.by_hand)):
         db.session.rollback()
         return None
     interrupted = _interrupted_step(event)
@@ -135,23 +167,31 @@ def _promote_next(event_id, seats_freed_at):
         entry, hold_id = interrupted
     else:
         free = gate.free_seats(event)
+        if step.seats_left is not None:
+            free = min(free, step.seats_left)
         entry = next_entry(event_id, free) if free > 0 else None
         if entry is None:
             db.session.rollback()
             return None
         hold_id = promotion_hold_id(entry)
-    decision = gate.take(event, hold_id=hold_id, quantity=entry.quantity_remaining, mode="promote",
+    wanted = entry.quantity_remaining if step.seats_left is None else min(entry.quantity_remaining, step.seats_left)
+    decision = gate.take(event, hold_id=hold_id, quantity=wanted, mode="promote",
                          allow_partial=entry.allow_partial, join_waitlist=False)
     if decision.taken == 0:
         db.session.rollback()
         return None
     served = writer.Served(entry_id=entry.id, remaining=entry.quantity_remaining - decision.taken,
-                           seats_freed_at=seats_freed_at)
+                           seats_freed_at=step.seats_freed_at)
     # Plain values: the commit or a rollback below expires `event` and `entry`.
     ref, entry_key = gate.EventRef(event.id, event.gate_token), entry.gate_key
     try:
         written = writer.write(event=event, user_id=entry.user_id, hold_id=hold_id, taken=decision.taken,
                                served=served)
+        if step.auditor is not None:
+            step.auditor.record(action="waitlist.promote", subject_type="waitlist_entry", subject_id=entry.id,
+                                event_id=event_id, before={"quantityWaiting": entry.quantity_remaining},
+                                after={"quantityWaiting": served.remaining, "bookingId": written.booking.id,
+                                       "seats": decision.taken})
         outbox.deliver_after_commit(written.notification_id)
         db.session.commit()
     except IntegrityError as error:

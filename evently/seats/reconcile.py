@@ -110,9 +110,10 @@ def reconcile_event(event_id, *, ttl_seconds=None):
     free = event.capacity - event.booked_seats
     drop = [key for key in marks if key not in waiting.marks]
     set_marks = {key: value for key, value in waiting.marks.items() if marks.get(key) != value}
-    fixed = gate.fix(ref, free=free, waiting=waiting, resolved=resolved, drop=drop, set_marks=set_marks)
+    fixed = gate.fix(ref, free=free, paused=event.waitlist_paused, waiting=waiting, resolved=resolved, drop=drop,
+                     set_marks=set_marks)
     if fixed is None:  # no gate (Redis lost it): build it whole, still under the lock
-        gate.build(ref, free=free, waiting=waiting)
+        gate.build(ref, free=free, paused=event.waitlist_paused, waiting=waiting)
         fixed = [None, free, len(waiting.marks), 0, 0]
     db.session.commit()
     report.avail_before, report.avail_after, report.waiters_added, report.waiters_removed, \

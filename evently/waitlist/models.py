@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evently.common.models import TimestampMixin
 from evently.extensions import db
 
-ENTRY_STATUSES = ("waiting", "served", "left", "cancelled")
+ENTRY_STATUSES = ("waiting", "served", "left", "cancelled", "removed")
 
 
 class WaitlistEntry(TimestampMixin, db.Model):
@@ -17,7 +17,7 @@ class WaitlistEntry(TimestampMixin, db.Model):
         CheckConstraint("quantity_requested >= 1", name="requested_positive"),
         CheckConstraint("quantity_remaining >= 0 AND quantity_remaining <= quantity_requested",
                         name="remaining_within_requested"),
-        CheckConstraint("status IN ('waiting', 'served', 'left', 'cancelled')", name="status_known"),
+        CheckConstraint("status IN ('waiting', 'served', 'left', 'cancelled', 'removed')", name="status_known"),
         Index("uq_waitlist_entries_one_active", "event_id", "user_id", unique=True,
               postgresql_where=text("status = 'waiting'")),
         Index("ix_waitlist_entries_queue", "event_id", "queue_seq", "id", postgresql_where=text("status = 'waiting'")),

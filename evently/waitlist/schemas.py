@@ -2,7 +2,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import StrictBoolean, UtcDateTime
+from evently.common.fields import SINGLE_LINE_PATTERN, StrictBoolean, UtcDateTime, single_line
 from evently.http import PageQuerySchema, Schema
 
 
@@ -29,7 +29,12 @@ class WaitlistEntrySchema(Schema):
 
 
 class QueueEntrySchema(WaitlistEntrySchema):
+    """An entry as an organiser sees it: who waits, for what, since when."""
+    name = ma.fields.String()
+    email = ma.fields.String()
     waiting_since = UtcDateTime(attribute="created_at", dump_only=True)
+    joined_at = UtcDateTime(attribute="created_at", dump_only=True)
+    waited_seconds = ma.fields.Integer(metadata={"description": "Seconds since the entry joined the queue."})
 
 
 class WaitlistEntryDataSchema(Schema):
@@ -38,3 +43,36 @@ class WaitlistEntryDataSchema(Schema):
 
 class QueueQuerySchema(PageQuerySchema):
     pass
+
+
+def _reason(**kwargs):
+    return ma.fields.String(validate=[validate.Length(min=1, max=500), single_line], metadata={
+        "description": "Why (kept in the audit log; told to the user when an entry is removed).",
+        "pattern": SINGLE_LINE_PATTERN}, **kwargs)
+
+
+class RemoveEntrySchema(Schema):
+    reason = _reason()
+
+
+class MoveEntrySchema(Schema):
+    position = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000),
+                                 metadata={"description": "The new place, 1 = next served."})
+    reason = _reason()
+
+
+class PromoteSchema(Schema):
+    seats = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000),
+                              metadata={"description": "Free seats to hand out, in queue order."})
+    reason = _reason()
+
+
+class PromotedSchema(Schema):
+    entry_id = ma.fields.Integer()
+    booking_id = ma.fields.Integer()
+    quantity = ma.fields.Integer()
+
+
+class PromotionReportSchema(Schema):
+    promotions = ma.fields.Nested(PromotedSchema, many=True)
+    seats = ma.fields.Integer()

@@ -3,10 +3,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from evently.audit.log import Auditor
+from evently.auth.models import User
+from evently.common.fields import iso_utc
+from evently.common.models import utcnow
 from evently.errors import NotFound
 from evently.events.models import Event
 from evently.extensions import db
-from evently.seats import admission, release
+from evently.seats import admission, promotion, release
 
 from .models import QUEUE_ORDER, WaitlistEntry, live_position, queue_rank
 
@@ -47,15 +51,61 @@ class Queue:
     total: int
 
 
-def event_queue(*, event_id, page, per_page):
-    """The whole queue of an event, head first (admin). Raises NotFound."""
-    if db.session.get(Event, event_id) is None:
+QUEUE_HEADER = ("position", "name", "email", "quantity", "quantityRequested", "allowPartial", "joinedAt",
+                "waitedSeconds")
+
+
+def _queue_rows(event_id):
+    """The event's waiting entries in queue order, each with its place and its user."""
+    return (select(WaitlistEntry, queue_rank(), User.name, User.email)
+            .join(User, User.id == WaitlistEntry.user_id)
+            .where(WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")
+            .order_by(*QUEUE_ORDER))
+
+
+def _require_event(event_id):
+    if db.session.scalar(select(Event.id).where(Event.id == event_id)) is None:
         raise NotFound("Event not found.")
-    waiting = (WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting")
-    total = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(*waiting))
+
+
+def _organiser_view(entry, position, name, email, now):
+    entry.position, entry.name, entry.email = position, name, email
+    entry.waited_seconds = int((now - entry.created_at).total_seconds())
+    return entry
+
+
+def event_queue(*, event_id, page, per_page):
+    """The whole queue of an event, head first, with who waits (admin). Raises NotFound."""
+    _require_event(event_id)
+    total = db.session.scalar(select(func.count()).select_from(WaitlistEntry).where(
+        WaitlistEntry.event_id == event_id, WaitlistEntry.status == "waiting"))
     # The window is computed before LIMIT/OFFSET, so the rank is the absolute place.
-    rows = db.session.execute(
-        select(WaitlistEntry, queue_rank()).where(*waiting)
-        .order_by(*QUEUE_ORDER).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    return Queue(entries=_placed(rows), total=total)
+    rows = db.session.execute(_queue_rows(event_id).limit(per_page).offset((page - 1) * per_page)).all()
+    now = utcnow()
+    return Queue(entries=[_organiser_view(*row, now) for row in rows], total=total)
+
+
+def queue_rows(*, event_id):
+    """The whole queue as CSV rows (an iterator, read a batch at a time). Raises NotFound at once."""
+    _require_event(event_id)
+    now = utcnow()
+    result = db.session.execute(_queue_rows(event_id).execution_options(yield_per=2000))
+    return ((position, name, email, entry.quantity_remaining, entry.quantity_requested, entry.allow_partial,
+             iso_utc(entry.created_at), int((now - entry.created_at).total_seconds()))
+            for entry, position, name, email in result)
+
+
+def remove_entry(*, actor, event_id, entry_id, reason=None):
+    """Take an entry off the queue (admin, audited); its user is told. Raises NotFound."""
+    return release.remove_entry(event_id=event_id, entry_id=entry_id, auditor=Auditor(actor.id, reason))
+
+
+def move_entry(*, actor, event_id, entry_id, position, reason=None):
+    """Put an entry at `position` of the queue (admin, audited). Raises NotFound, ValidationError."""
+    return release.move_entry(event_id=event_id, entry_id=entry_id, position=position,
+                              auditor=Auditor(actor.id, reason))
+
+
+def promote(*, actor, event_id, seats, reason=None):
+    """Hand out up to `seats` free seats in queue order, paused or not (admin, audited). Raises NotFound."""
+    return promotion.promote_by_hand(event_id=event_id, seats=seats, auditor=Auditor(actor.id, reason))

@@ -31,6 +31,7 @@ def add_booking(*, event, user, created_at, quantity=1, status="confirmed", sour
     booking = Booking(reference=f"EVT-AN{next(_counter):06d}", user_id=user.id, event_id=event.id,
                       quantity=quantity, unit_price=event.price, total_amount=event.price * quantity,
                       currency=event.currency, status=status, source=source, cancelled_at=cancelled_at,
+                      cancelled_quantity=quantity if status == "cancelled" else 0,
                       seats_freed_at=seats_freed_at, created_at=created_at,
                       updated_at=updated_at or cancelled_at or created_at)
     db.session.add(booking)

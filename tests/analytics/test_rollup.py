@@ -98,6 +98,7 @@ def test_cancelling_an_old_booking_after_a_rollup_recomputes_its_day(app_ctx):
 
     booking = db.session.get(Booking, old.id)
     booking.status, booking.cancelled_at = "cancelled", utcnow()  # updated_at moves by itself (onupdate)
+    booking.cancelled_quantity = booking.quantity
     db.session.commit()
     assert rollup_daily()[day] == before  # stale until the next run...
 

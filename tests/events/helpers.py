@@ -16,7 +16,7 @@ _counter = itertools.count(1)
 def make_booking(*, event, user, quantity=1, status="confirmed"):
     booking = Booking(reference=f"EVT-TEST{next(_counter):04d}", user_id=user.id, event_id=event.id,
                       quantity=quantity, unit_price=event.price, total_amount=event.price * quantity,
-                      currency=event.currency, status=status)
+                      currency=event.currency, status=status, cancelled_quantity=quantity if status == "cancelled" else 0)
     db.session.add(booking)
     db.session.commit()
     return booking

@@ -16,8 +16,8 @@ from tests.factories import auth_headers, make_event, make_user
 from .helpers import all_events, count, event_body, fresh, iso, make_booking, make_waitlist_entry
 
 EVENT_KEYS = {"id", "title", "description", "venue", "startsAt", "endsAt", "capacity", "bookedSeats",
-              "availableSeats", "waitlistCount", "price", "currency", "status", "maxPerBooking", "createdAt",
-              "updatedAt"}
+              "availableSeats", "waitlistCount", "price", "currency", "status", "maxPerBooking", "maxPerUser",
+              "waitlistPaused", "createdAt", "updatedAt"}
 
 
 def titles(response):

@@ -58,6 +58,9 @@ BUSINESS_RULES = [
     ("name", r"Must not be blank\."),
     (None, r"The moment falls outside the years 1 to 9999 in UTC\."),  # Python's datetime range
     ("quantity", r"At most \d+ tickets per booking\."),
+    ("quantity", r"This event has \d+ seats in all\."),
+    ("quantity", r"This booking holds \d+ seats\."),
+    ("position", r"The queue has \d+ entries\."),
     ("price", r"Use at most 2 decimal places\."),
     ("_schema", r"Send at least one field to change\."),
     ("to", r"The range spans more than \d+ \w+ buckets; narrow it or use a coarser granularity\."),

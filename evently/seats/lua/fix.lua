@@ -7,8 +7,9 @@
 -- KEYS[1] gate hash
 -- ARGV[1] capacity - booked_seats; ARGV[2] waiting entries; ARGV[3] of them taking part of
 --   their seats; ARGV[4] JSON {wanted: count} of the all-or-nothing ones; ARGV[5] the largest
---   queue number in PostgreSQL; ARGV[6] R resolved hold ids; ARGV[7] D marks to drop
--- ARGV[8 .. 7+R] resolved hold ids (committed or released in PostgreSQL); then D marks to
+--   queue number in PostgreSQL; ARGV[6] '1' if the queue is paused; ARGV[7] R resolved hold ids;
+--   ARGV[8] D marks to drop
+-- ARGV[9 .. 8+R] resolved hold ids (committed or released in PostgreSQL); then D marks to
 --   drop (their entries do not wait); then pairs (gate key, mark) to set (missing or wrong).
 -- Holds that are not resolved are requests in flight: their seats stay taken and their
 -- waiter marks stay and count, so a correction never frees a seat a commit is about to use.
@@ -19,11 +20,11 @@ local before = redis.call('HGET', gate, 'avail')
 if not before then return {-1} end
 local free, waiting, partial = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local counts = cjson.decode(ARGV[4])
-local n_resolved, n_drop = tonumber(ARGV[6]), tonumber(ARGV[7])
-local first_drop = 8 + n_resolved
+local n_resolved, n_drop = tonumber(ARGV[7]), tonumber(ARGV[8])
+local first_drop = 9 + n_resolved
 local first_set = first_drop + n_drop
 local resolved = {}
-for i = 8, first_drop - 1 do resolved[ARGV[i]] = true end
+for i = 9, first_drop - 1 do resolved[ARGV[i]] = true end
 
 -- The holds, found by Redis itself (HSCAN's MATCH filters in C). HSCAN may return a
 -- field twice, so they are collected before anything is counted or deleted.
@@ -60,6 +61,6 @@ end
 
 local after = free - in_flight
 local seq = math.max(tonumber(redis.call('HGET', gate, 'seq') or '0'), tonumber(ARGV[5]))
-redis.call('HSET', gate, 'avail', after, 'nwait', waiting, 'npart', partial, 'seq', seq)
+redis.call('HSET', gate, 'avail', after, 'nwait', waiting, 'npart', partial, 'seq', seq, 'paused', ARGV[6])
 store_strict(gate, counts)
 return {tonumber(before), after, added, removed, holds_dropped}

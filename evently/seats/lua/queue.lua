@@ -7,14 +7,19 @@
 --   npart   marks of entries that take part of their seats ('p')
 --   strict  JSON {wanted: count} of the all-or-nothing marks; amin its smallest wanted
 --   seq     the last queue number given to a join (waitlist_entries.queue_seq)
+--   paused  '1' while an organiser has paused the queue (events.waitlist_paused)
 --   w:<key> one per waiting entry: 'p', or the seats an all-or-nothing entry wants
 --   h:<id>  one per request between Redis and PostgreSQL: taken|waitlisted|ts|position|seq|mark
 
 -- Could a waiting entry take some of `free` seats right now? Then they are the queue's:
 -- direct sales take none of them, and a promotion hands them out. Nobody's entry blocks
 -- seats it cannot take: an all-or-nothing entry that does not fit claims nothing.
+-- While the queue is paused, every free seat is held for it as long as anyone waits.
 local function queue_claims(gate, free)
   if free <= 0 then return false end
+  if redis.call('HGET', gate, 'paused') == '1' then
+    return tonumber(redis.call('HGET', gate, 'nwait') or '0') > 0
+  end
   if tonumber(redis.call('HGET', gate, 'npart') or '0') > 0 then return true end
   local smallest = redis.call('HGET', gate, 'amin')
   return smallest ~= false and tonumber(smallest) <= free
