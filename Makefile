@@ -9,12 +9,13 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults bench bench-floor wrk install db migrate admin clean
+.PHONY: help run test test-faults test-browser chromium bench bench-floor wrk install db migrate admin clean
 
 help:
 	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
 	@echo "make test         install, then the test suite on real PostgreSQL/Redis (test DB built from migrations)"
 	@echo "make test-faults  the slow fault-injection scenarios (pytest -m slow)"
+	@echo "make test-browser Swagger UI rendered offline in headless Chromium (installs chromium if missing)"
 	@echo "make bench        the flash-sale benchmark"
 	@echo "make bench-floor  the machine's floor: one Lua call + one INSERT through Flask"
 	@echo "make clean        remove the virtualenv"
@@ -51,13 +52,23 @@ run: admin
 
 # pytest exits 5 when it collected nothing; that is a failure, and said so.
 test: install
-	@echo "$(BIN)/pytest -m \"not slow\" $(PYTEST_ARGS)"
-	@$(BIN)/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	@echo "$(BIN)/pytest -m \"not slow and not browser\" $(PYTEST_ARGS)"
+	@$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
 test-faults: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+# Swagger UI in a real browser with no network: Debian's Chromium, driven by
+# playwright (pinned in requirements-browser.txt, installed only for this target).
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	$(BIN)/python -m pip install --quiet -r requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP) chromium
+	$(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
 
 bench: install wrk
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
@@ -71,6 +82,11 @@ wrk:
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q wrk >/dev/null; } \
 		|| { echo "make: wrk is needed for the benchmark; install it (apt-get install wrk, brew install wrk)" >&2; exit 1; }
+
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| { echo "make: chromium is needed for the browser check; install it (apt-get install chromium)" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache
