@@ -5,6 +5,7 @@ environment variables win over it.
 """
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import simplejson
 from dotenv import load_dotenv
@@ -42,6 +43,15 @@ def database_url(url):
 
 def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def queue_for(database_url):
+    """The Celery queue of the stack that uses this database, named after the database.
+
+    A task carries ids of rows in one database, so only that database's workers may
+    take it: two stacks sharing a Redis DB with different databases never share a
+    queue (evently -> "evently", evently_h19 -> "evently_h19")."""
+    return urlsplit(database_url).path.lstrip("/") or "evently"
 
 
 class Config:
@@ -110,6 +120,8 @@ class Config:
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
         "result_backend": env("CELERY_RESULT_BACKEND", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
     }
+    # Bookings' tasks go to CELERY_QUEUE, beat's periodic maintenance to "<CELERY_QUEUE>.maintenance".
+    CELERY_QUEUE = env("CELERY_QUEUE") or queue_for(SQLALCHEMY_DATABASE_URI)
 
     API_TITLE = "Evently API"
     API_VERSION = "1.0.0"
@@ -132,6 +144,7 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
     CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
+    CELERY_QUEUE = queue_for(SQLALCHEMY_DATABASE_URI)
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
     EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))

@@ -377,7 +377,7 @@ def run_strategy(app, processes, strategy, args, accounts, read_duration):
     server = processes.start("gunicorn", [os.path.join(BIN, "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
                              env=server_env, log=f"gunicorn-{strategy}", cwd=args.app_dir)
     worker = processes.start("celery", [os.path.join(BIN, "celery"), "-A", "celery_worker.celery", "worker",
-                                        "--loglevel=WARNING", "--concurrency=1", "--queues=evently", "--pool=solo"],
+                                        "--loglevel=WARNING", "--concurrency=1", "--pool=solo"],
                              env={"BOOKING_STRATEGY": strategy}, log=f"celery-{strategy}", cwd=args.app_dir)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,7 +1,15 @@
-"""Celery configured from the Flask app; every task runs inside an app context."""
+"""Celery configured from the Flask app; every task runs inside an app context.
+
+Two queues per stack, both named from config (CELERY_QUEUE): bookings' work
+(promotions, notifications, event cancellations) on CELERY_QUEUE, and beat's
+periodic maintenance on "<CELERY_QUEUE>.maintenance", taken by a worker started
+with `--maintenance`. That worker sends no task events, so Flower's task list
+shows bookings' tasks only.
+"""
 import importlib
 
-from celery import Celery, Task
+import click
+from celery import Celery, Task, signals
 from celery.schedules import schedule
 
 # Settings from the reliability findings: a task is acknowledged only after it
@@ -14,7 +22,6 @@ RELIABLE_DEFAULTS = {
     "task_track_started": True,
     # Effects live in PostgreSQL; nothing waits on task results, so none are stored.
     "task_ignore_result": True,
-    "task_default_queue": "evently",
     "broker_connection_retry_on_startup": True,
     "broker_connection_timeout": 2,
     # Hard limit below the visibility timeout: a task never outlives its lease.
@@ -33,6 +40,13 @@ RELIABLE_DEFAULTS = {
 TASK_MODULES = ["evently.seats.tasks", "evently.waitlist.tasks", "evently.notifications.tasks",
                 "evently.events.tasks", "evently.analytics.tasks"]
 MAX_COUNTDOWN = 20
+# Beat's periodic jobs: each is idempotent and guarded, none is a user's request.
+MAINTENANCE_TASKS = ("seats.reconcile_all", "seats.prune", "notifications.sweep", "events.resume_cancellations",
+                     "analytics.rollup")
+
+
+def maintenance_queue(queue):
+    return f"{queue}.maintenance"
 
 
 def beat_schedule(config):
@@ -66,13 +80,35 @@ def init_celery(app):
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    queue = app.config["CELERY_QUEUE"]
     settings = dict(RELIABLE_DEFAULTS)
+    settings["task_default_queue"] = queue
+    settings["task_routes"] = {name: {"queue": maintenance_queue(queue)} for name in MAINTENANCE_TASKS}
+    # Monitoring is per stack too: on a shared Redis DB, `celery inspect` and Flower
+    # reach only this stack's workers and hear only their events.
+    settings["control_exchange"] = queue
+    settings["event_exchange"] = f"{queue}.events"
     settings["beat_schedule"] = beat_schedule(app.config)
     settings["broker_transport_options"] = transport_options(app.config)
     settings.update(app.config["CELERY"])
     celery.conf.update(settings)
+    celery.user_options["worker"].add(click.Option(
+        ["--maintenance"], is_flag=True, default=False,
+        help="Run beat's periodic maintenance (the <CELERY_QUEUE>.maintenance queue) instead of bookings' tasks."))
     celery.set_default()
     for module in TASK_MODULES:  # register the shared tasks before any worker or beat starts
         importlib.import_module(module)
     app.extensions["celery"] = celery
     return celery
+
+
+# Worker-side wiring. Signals are process-wide, so the handler reads the app it
+# is given (instance) rather than closing over one.
+
+@signals.celeryd_init.connect
+def choose_queue(sender=None, instance=None, conf=None, options=None, **_kwargs):
+    """`--maintenance` consumes the maintenance queue; otherwise the default
+    (bookings') queue is consumed. An explicit `--queues` wins over both."""
+    if options.get("maintenance") and not options.get("queues"):
+        instance.app.amqp.queues.select([maintenance_queue(conf.task_default_queue)])
+

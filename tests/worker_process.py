@@ -1,5 +1,6 @@
 """A real `celery worker` subprocess on the test database and a given broker, so
-tests can SIGKILL it mid-task."""
+tests can SIGKILL it mid-task. It consumes the test configuration's queue
+(CELERY_QUEUE, named after the test database), as the tests' app sends to it."""
 import os
 import signal
 import subprocess
@@ -11,9 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    def __init__(self, *, broker_url, extra_env=None):
+    def __init__(self, *, broker_url, extra_env=None, extra_args=()):
         self.broker_url = broker_url
         self.extra_env = extra_env or {}
+        self.extra_args = list(extra_args)
         self.process = None
         self.log = subprocess.DEVNULL
 
@@ -30,7 +32,7 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "celery_worker.celery", "worker", "--pool=prefork", "--concurrency=1",
              "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle",
-             "-Q", "evently"],
+             *self.extra_args],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
