@@ -122,6 +122,10 @@ class Config:
     }
     # Bookings' tasks go to CELERY_QUEUE, beat's periodic maintenance to "<CELERY_QUEUE>.maintenance".
     CELERY_QUEUE = env("CELERY_QUEUE") or queue_for(SQLALCHEMY_DATABASE_URI)
+    # Where each Celery worker serves its Prometheus metrics (0: nowhere); see docs/observability.md.
+    WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 5556)
+    MAINTENANCE_METRICS_PORT = env_int("MAINTENANCE_METRICS_PORT", 5557)
+    METRICS_HOST = env("HOST", "127.0.0.1")
 
     API_TITLE = "Evently API"
     API_VERSION = "1.0.0"
@@ -145,6 +149,9 @@ class TestingConfig(Config):
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
     CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
     CELERY_QUEUE = queue_for(SQLALCHEMY_DATABASE_URI)
+    # Test workers serve no metrics unless a test asks for a port.
+    WORKER_METRICS_PORT = env_int("TEST_WORKER_METRICS_PORT", 0)
+    MAINTENANCE_METRICS_PORT = env_int("TEST_MAINTENANCE_METRICS_PORT", 0)
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
     EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))

@@ -51,6 +51,8 @@ BENCH_ENV = {
     "EVENTLY_ADMIN_EMAIL": "",
     "FLASK_APP": "wsgi",
     "HOST": "127.0.0.1",
+    # No worker metrics endpoint: a benchmark beside `make run` must not contend for its port.
+    "WORKER_METRICS_PORT": "0",
 }
 os.environ.update(BENCH_ENV)
 sys.path.insert(0, ROOT)

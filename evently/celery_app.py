@@ -4,13 +4,15 @@ Two queues per stack, both named from config (CELERY_QUEUE): bookings' work
 (promotions, notifications, event cancellations) on CELERY_QUEUE, and beat's
 periodic maintenance on "<CELERY_QUEUE>.maintenance", taken by a worker started
 with `--maintenance`. That worker sends no task events, so Flower's task list
-shows bookings' tasks only.
+shows bookings' tasks only; its own metrics port counts what it runs.
 """
 import importlib
 
 import click
 from celery import Celery, Task, signals
 from celery.schedules import schedule
+
+from evently.ops import metrics
 
 # Settings from the reliability findings: a task is acknowledged only after it
 # ran, comes back if its worker dies, one at a time per process, and the Redis
@@ -90,6 +92,9 @@ def init_celery(app):
     settings["event_exchange"] = f"{queue}.events"
     settings["beat_schedule"] = beat_schedule(app.config)
     settings["broker_transport_options"] = transport_options(app.config)
+    # Read by the worker signals below (Celery keeps unknown keys as they are).
+    settings["evently_metrics"] = {"host": app.config["METRICS_HOST"], "port": app.config["WORKER_METRICS_PORT"],
+                                   "maintenance_port": app.config["MAINTENANCE_METRICS_PORT"]}
     settings.update(app.config["CELERY"])
     celery.conf.update(settings)
     celery.user_options["worker"].add(click.Option(
@@ -102,8 +107,8 @@ def init_celery(app):
     return celery
 
 
-# Worker-side wiring. Signals are process-wide, so the handler reads the app it
-# is given (instance) rather than closing over one.
+# Worker-side wiring. Signals are process-wide, so the handlers read the app they
+# are given (sender/instance) rather than closing over one.
 
 @signals.celeryd_init.connect
 def choose_queue(sender=None, instance=None, conf=None, options=None, **_kwargs):
@@ -112,3 +117,27 @@ def choose_queue(sender=None, instance=None, conf=None, options=None, **_kwargs)
     if options.get("maintenance") and not options.get("queues"):
         instance.app.amqp.queues.select([maintenance_queue(conf.task_default_queue)])
 
+
+@signals.worker_init.connect
+def serve_metrics(sender=None, **_kwargs):
+    """In the worker's main process, before its pool forks: serve the pool's summed metrics."""
+    settings = sender.app.conf.evently_metrics
+    port = settings["maintenance_port"] if sender.options.get("maintenance") else settings["port"]
+    if port:
+        sender.evently_metrics_server = metrics.serve(host=settings["host"], port=port)
+
+
+@signals.worker_shutdown.connect
+def stop_metrics(sender=None, **_kwargs):
+    server = getattr(sender, "evently_metrics_server", None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
+signals.task_postrun.connect(metrics.count_task, weak=False)
+
+
+@signals.worker_process_shutdown.connect
+def forget_pool_process(pid=None, **_kwargs):
+    metrics.process_exited(pid)
