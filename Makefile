@@ -9,10 +9,10 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults test-browser chromium bench bench-floor wrk install db migrate admin clean
+.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk install db migrate admin clean
 
 help:
-	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
+	@echo "make run          check the ports, install, create + migrate the database, ensure the admin, start the API, workers, beat, Flower"
 	@echo "make test         install, then the test suite on real PostgreSQL/Redis (test DB built from migrations)"
 	@echo "make test-faults  the slow fault-injection scenarios (pytest -m slow)"
 	@echo "make test-browser Swagger UI rendered offline in headless Chromium (installs chromium if missing)"
@@ -39,16 +39,19 @@ migrate: db
 admin: migrate
 	$(BIN)/flask ensure-admin
 
-# honcho reads .env too, and gives the first process (the API) $PORT.
-run: admin
-	@$(BIN)/python -c 'import os, config; port = os.environ.get("PORT", "5000"); \
-	print("\nEvently is starting (Ctrl-C stops every process):"); \
-	print(f"  API        http://127.0.0.1:{port}/api"); \
-	print(f"  Swagger UI http://127.0.0.1:{port}/api/docs   OpenAPI http://127.0.0.1:{port}/api/openapi.json"); \
-	print(f"  Health     http://127.0.0.1:{port}/healthz    http://127.0.0.1:{port}/readyz"); \
-	print("  Flower     http://127.0.0.1:5555  (local only, no auth)"); \
-	print(f"  Admin      {config.Config.EVENTLY_ADMIN_EMAIL}\n")'
-	$(BIN)/honcho start -f Procfile
+# The ports first, before anything is installed or migrated: a busy port is one
+# line (make's own "*** ... Stop."), not a traceback after a minute of setup.
+# scripts/devstack.py then loads .env (python-dotenv, as config.py) and starts the
+# Procfile with honcho. Ctrl-C reaches honcho and every process; the shell traps
+# it so that honcho's exit by Ctrl-C (130) is a clean stop, not make's "Error 130".
+run: check-ports
+	@$(MAKE) --no-print-directory admin
+	@trap true INT; $(BIN)/python scripts/devstack.py start -f Procfile; status=$$?; \
+	if [ $$status -eq 130 ]; then exit 0; fi; exit $$status
+
+check-ports:
+	$(eval busy := $(shell $(PYTHON) scripts/devstack.py ports))
+	$(if $(busy),$(error $(busy)))
 
 # pytest exits 5 when it collected nothing; that is a failure, and said so.
 test: install
