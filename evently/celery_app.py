@@ -7,6 +7,8 @@ with `--maintenance`. That worker sends no task events, so Flower's task list
 shows bookings' tasks only; its own metrics port counts what it runs.
 """
 import importlib
+import os
+import tempfile
 
 import click
 from celery import Celery, Task, signals
@@ -91,6 +93,9 @@ def init_celery(app):
     settings["control_exchange"] = queue
     settings["event_exchange"] = f"{queue}.events"
     settings["beat_schedule"] = beat_schedule(app.config)
+    # Beat keeps its last run times in a file that one beat locks: one file per stack,
+    # so a second stack's beat (another database, same machine) can start.
+    settings["beat_schedule_filename"] = os.path.join(tempfile.gettempdir(), f"evently-celerybeat-{queue}")
     settings["broker_transport_options"] = transport_options(app.config)
     # Read by the worker signals below (Celery keeps unknown keys as they are).
     settings["evently_metrics"] = {"host": app.config["METRICS_HOST"], "port": app.config["WORKER_METRICS_PORT"],

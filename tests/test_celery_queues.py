@@ -54,6 +54,8 @@ def test_the_app_sends_to_its_queue_and_beat_to_the_maintenance_queue(app):
     # Monitoring is per stack too: control commands and events stay within it.
     assert celery.conf.control_exchange == queue
     assert celery.conf.event_exchange == f"{queue}.events"
+    # One beat locks its schedule file: each stack has its own.
+    assert celery.conf.beat_schedule_filename.endswith(f"evently-celerybeat-{queue}")
 
 
 def test_a_second_stack_on_the_same_redis_db_gets_its_own_queue(app, app_ctx):
