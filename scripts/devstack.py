@@ -47,7 +47,7 @@ def dotenv_value(name):
 
 
 def setting(name, default):
-    """The environment wins over .env, as in config.py and honcho."""
+    """The environment wins over .env, as in config.py."""
     value = os.environ.get(name)
     if value is None:
         value = dotenv_value(name)
@@ -80,9 +80,13 @@ def taken(host, port):
 
 
 def check_ports():
-    """The first taken port as one sentence, or nothing."""
+    """The first taken (or malformed) port as one sentence, or nothing."""
     host = setting("HOST", "127.0.0.1")
-    for name, port, who in listens():
+    try:
+        ports = listens()
+    except SystemExit as malformed:
+        return str(malformed)
+    for name, port, who in ports:
         if taken(host, port):
             return (f"port {port} ({name}, {who}) is already in use: stop what listens there, "
                     f"or choose another with {name}=... in the environment or .env")

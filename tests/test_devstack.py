@@ -70,6 +70,12 @@ def test_a_taken_port_is_named_in_one_line(busy_port, monkeypatch):
     assert "\n" not in message
 
 
+def test_a_malformed_port_is_named_in_one_line(monkeypatch):
+    monkeypatch.setenv("PORT", "50OO")
+
+    assert devstack.check_ports() == "PORT='50OO' is not a port number"
+
+
 def test_dotenv_ports_are_read_and_the_environment_wins(tmp_path, monkeypatch):
     env_file = tmp_path / ".env"
     env_file.write_text('PORT="5019"   # the API\nexport FLOWER_PORT=5619\nWORKER_METRICS_PORT=0\n')
