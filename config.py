@@ -106,9 +106,8 @@ class Config:
     RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
     OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 10)
     NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
-    # How long each process lets committed notifications gather into one Celery task (evently/notifications/relay.py).
-    # Half a second batches a flash sale's confirmations by the tens (50 ms gave batches of about one at the
-    # benchmark's rates, and no saving); mail is not that urgent.
+    # How long each process lets committed notifications gather into one Celery task (evently/notifications/relay.py):
+    # long enough to batch a flash sale's confirmations, short for mail (measured: docs/benchmarks.md).
     NOTIFICATION_RELAY_LINGER_MS = env_int("NOTIFICATION_RELAY_LINGER_MS", 500)
     # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
     CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
