@@ -11,6 +11,7 @@ at import), alternating, and prints the CPU per request. The result is in
 docs/observability.md ("What the metrics cost").
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,15 @@ REQUESTS = 200_000
 
 def child(mode):
     if mode == "multiprocess":
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="evently-metrics-cost-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="evently-bench-metrics-cost-")
+    try:
+        time_updates()
+    finally:
+        if mode == "multiprocess":
+            shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def time_updates():
     from prometheus_client import Counter, Histogram
 
     requests = Counter("bench_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
