@@ -20,7 +20,7 @@ USER evently
 ENV FLASK_APP=wsgi \
     HOST=0.0.0.0 \
     PORT=5000
-EXPOSE 5000 5555
+EXPOSE 5000 5555 5556 5557
 
 # Create the database if missing, migrate, make sure the first admin exists, serve.
 CMD ["sh", "-c", "python -m evently.dbsetup && flask db upgrade && flask ensure-admin && exec gunicorn --config gunicorn.conf.py wsgi:app"]

@@ -9,12 +9,13 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-faults bench bench-floor wrk install db migrate admin clean
+.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk install db migrate admin clean
 
 help:
-	@echo "make run          install, create + migrate the database, ensure the admin, start API, worker, beat, Flower"
+	@echo "make run          check the ports, install, create + migrate the database, ensure the admin, start the API, workers, beat, Flower"
 	@echo "make test         install, then the test suite on real PostgreSQL/Redis (test DB built from migrations)"
 	@echo "make test-faults  the slow fault-injection scenarios (pytest -m slow)"
+	@echo "make test-browser Swagger UI rendered offline in headless Chromium (installs chromium if missing)"
 	@echo "make bench        the flash-sale benchmark"
 	@echo "make bench-floor  the machine's floor: one Lua call + one INSERT through Flask"
 	@echo "make clean        remove the virtualenv"
@@ -38,26 +39,39 @@ migrate: db
 admin: migrate
 	$(BIN)/flask ensure-admin
 
-# honcho reads .env too, and gives the first process (the API) $PORT.
-run: admin
-	@$(BIN)/python -c 'import os, config; port = os.environ.get("PORT", "5000"); \
-	print("\nEvently is starting (Ctrl-C stops every process):"); \
-	print(f"  API        http://127.0.0.1:{port}/api"); \
-	print(f"  Swagger UI http://127.0.0.1:{port}/api/docs   OpenAPI http://127.0.0.1:{port}/api/openapi.json"); \
-	print(f"  Health     http://127.0.0.1:{port}/healthz    http://127.0.0.1:{port}/readyz"); \
-	print("  Flower     http://127.0.0.1:5555  (local only, no auth)"); \
-	print(f"  Admin      {config.Config.EVENTLY_ADMIN_EMAIL}\n")'
-	$(BIN)/honcho start -f Procfile
+# The ports first, before anything is installed or migrated: a busy port is one
+# line (make's own "*** ... Stop."), not a traceback after a minute of setup.
+# scripts/devstack.py then loads .env (python-dotenv, as config.py) and starts the
+# Procfile with honcho. Ctrl-C reaches honcho and every process; the shell traps
+# it so that honcho's exit by Ctrl-C (130) is a clean stop, not make's "Error 130".
+run: check-ports
+	@$(MAKE) --no-print-directory admin
+	@trap true INT; $(BIN)/python scripts/devstack.py start -f Procfile; status=$$?; \
+	if [ $$status -eq 130 ]; then exit 0; fi; exit $$status
+
+check-ports:
+	$(eval busy := $(shell $(PYTHON) scripts/devstack.py ports))
+	$(if $(busy),$(error $(busy)))
 
 # pytest exits 5 when it collected nothing; that is a failure, and said so.
 test: install
-	@echo "$(BIN)/pytest -m \"not slow\" $(PYTEST_ARGS)"
-	@$(BIN)/pytest -m "not slow" $(PYTEST_ARGS); rc=$$?; \
+	@echo "$(BIN)/pytest -m \"not slow and not browser\" $(PYTEST_ARGS)"
+	@$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
 test-faults: install
 	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+
+# Swagger UI in a real browser with no network: Debian's Chromium, driven by
+# playwright (pinned in requirements-browser.txt, installed only for this target).
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): $(STAMP) requirements-browser.txt
+	$(BIN)/python -m pip install --quiet -r requirements-browser.txt
+	touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP) chromium
+	$(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
 
 bench: install wrk
 	$(BIN)/python -m bench.flash_sale $(BENCH_ARGS)
@@ -71,6 +85,11 @@ wrk:
 	@command -v wrk >/dev/null || $(SUDO) apt-get install -y -q wrk >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q wrk >/dev/null; } \
 		|| { echo "make: wrk is needed for the benchmark; install it (apt-get install wrk, brew install wrk)" >&2; exit 1; }
+
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
+		|| { echo "make: chromium is needed for the browser check; install it (apt-get install chromium)" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

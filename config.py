@@ -5,6 +5,7 @@ environment variables win over it.
 """
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import simplejson
 from dotenv import load_dotenv
@@ -42,6 +43,15 @@ def database_url(url):
 
 def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def queue_for(database_url):
+    """The Celery queue of the stack that uses this database, named after the database.
+
+    A task carries ids of rows in one database, so only that database's workers may
+    take it: two stacks sharing a Redis DB with different databases never share a
+    queue (evently -> "evently", evently_h19 -> "evently_h19")."""
+    return urlsplit(database_url).path.lstrip("/") or "evently"
 
 
 class Config:
@@ -97,9 +107,8 @@ class Config:
     RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 30)
     OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 10)
     NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
-    # How long each process lets committed notifications gather into one Celery task (evently/notifications/relay.py).
-    # Half a second batches a flash sale's confirmations by the tens (50 ms gave batches of about one at the
-    # benchmark's rates, and no saving); mail is not that urgent.
+    # How long each process lets committed notifications gather into one Celery task (evently/notifications/relay.py):
+    # long enough to batch a flash sale's confirmations, short for mail (measured: docs/benchmarks.md).
     NOTIFICATION_RELAY_LINGER_MS = env_int("NOTIFICATION_RELAY_LINGER_MS", 500)
     # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
     CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
@@ -111,14 +120,18 @@ class Config:
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
         "result_backend": env("CELERY_RESULT_BACKEND", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
     }
+    # Bookings' tasks go to CELERY_QUEUE, beat's periodic maintenance to "<CELERY_QUEUE>.maintenance".
+    CELERY_QUEUE = env("CELERY_QUEUE") or queue_for(SQLALCHEMY_DATABASE_URI)
+    # Where each Celery worker serves its Prometheus metrics (0: nowhere); see docs/observability.md.
+    WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 5556)
+    MAINTENANCE_METRICS_PORT = env_int("MAINTENANCE_METRICS_PORT", 5557)
+    METRICS_HOST = env("HOST", "127.0.0.1")
 
     API_TITLE = "Evently API"
     API_VERSION = "1.0.0"
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
-    OPENAPI_SWAGGER_UI_PATH = "/docs"
-    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/"
     JSON_SORT_KEYS = False
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
 
@@ -135,6 +148,10 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
     CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
+    CELERY_QUEUE = queue_for(SQLALCHEMY_DATABASE_URI)
+    # Test workers serve no metrics unless a test asks for a port.
+    WORKER_METRICS_PORT = env_int("TEST_WORKER_METRICS_PORT", 0)
+    MAINTENANCE_METRICS_PORT = env_int("TEST_MAINTENANCE_METRICS_PORT", 0)
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
     EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))

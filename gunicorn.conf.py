@@ -8,15 +8,10 @@ import os
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Sync workers, one per core plus one: a booking is CPU-bound Python plus short
 # loopback round trips (Redis, PostgreSQL), so threads would only contend on the
-# GIL. Measured with `make bench` on 2 cores (README, Benchmark): sync x3 beat
-# gthread 3x4 (131 vs 114 bookings/s, p99 390 vs 980 ms); sync x5 and gthread
-# 2x8 did no better. gthread x3 with 1 thread (keep-alive) gave ~20% more
-# bookings/s but a ~1.6x worse p99, so sync stays. Re-measured with 2 x 4
-# threads: the event list alone ran 1.6x faster with keep-alive, but gthread
-# pins each connection to one worker (32 vs 16 seen), doubling the tail for
-# the busier worker's clients, and capping worker_connections starves clients
-# beyond the cap (README, Benchmark). Keep-alive belongs in a proxy in front.
-# gevent would need psycopg2 made cooperative (psycogreen).
+# GIL, and gthread's keep-alive pins each connection to one worker, which
+# lengthens the tail for the busier worker's clients. Keep-alive belongs in a
+# proxy in front; gevent would need psycopg2 made cooperative (psycogreen).
+# The measurements behind this choice are in docs/benchmarks.md (gunicorn).
 # GUNICORN_WORKER_CLASS and GUNICORN_THREADS exist so the benchmark can compare.
 workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
@@ -32,3 +27,23 @@ accesslog = None
 # gunicorn's runtime control socket lives at one fixed path per user, so a second
 # server (a benchmark beside `make run`, another checkout) would fight over it.
 control_socket_disable = True
+
+
+# Prometheus: each worker writes its values to one directory and /metrics sums
+# them (evently/ops/multiproc.py). It is chosen before any worker imports the app.
+def on_starting(server):
+    from evently.ops import multiproc
+
+    server.metrics_dir = multiproc.prepare("gunicorn")
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    from evently.ops import multiproc
+
+    multiproc.cleanup(server.metrics_dir)

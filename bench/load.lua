@@ -2,7 +2,7 @@
 --
 -- Why wrk and not a Python load tool: the load runs on the same 2 cores as the
 -- server, and locust spent about as much CPU per request as the API itself
--- (README, Benchmark). wrk's C event loop and LuaJIT cost a small fraction of that.
+-- (docs/benchmarks.md). wrk's C event loop and LuaJIT cost a small fraction of that.
 --
 -- Environment:
 --   BENCH_ACCOUNTS  a file of "user_id quantity token" lines. When set, every request is a POST of

@@ -99,11 +99,13 @@ def register_celery(app):
 
 def register_blueprints(app):
     from evently.extensions import api
+    from evently.ops.docs import ui as swagger_ui
     from evently.ops.routes import blp as ops_blp
 
     for blueprint in discover_api_blueprints():
         api.register_blueprint(blueprint)
     app.register_blueprint(ops_blp)
+    app.register_blueprint(swagger_ui)
 
 
 def discover_api_blueprints():
@@ -112,9 +114,10 @@ def discover_api_blueprints():
     from evently.auth.routes import blp as auth
     from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
+    from evently.ops.docs import blp as index
     from evently.waitlist.routes import blp as waitlist
 
-    return [auth, events, bookings, waitlist, analytics, audit]
+    return [index, auth, events, bookings, waitlist, analytics, audit]
 
 
 def register_errors(app):

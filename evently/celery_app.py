@@ -1,8 +1,20 @@
-"""Celery configured from the Flask app; every task runs inside an app context."""
-import importlib
+"""Celery configured from the Flask app; every task runs inside an app context.
 
-from celery import Celery, Task
+Two queues per stack, both named from config (CELERY_QUEUE): bookings' work
+(promotions, notifications, event cancellations) on CELERY_QUEUE, and beat's
+periodic maintenance on "<CELERY_QUEUE>.maintenance", taken by a worker started
+with `--maintenance`. That worker sends no task events, so Flower's task list
+shows bookings' tasks only; its own metrics port counts what it runs.
+"""
+import importlib
+import os
+import tempfile
+
+import click
+from celery import Celery, Task, signals
 from celery.schedules import schedule
+
+from evently.ops import metrics
 
 # Settings from the reliability findings: a task is acknowledged only after it
 # ran, comes back if its worker dies, one at a time per process, and the Redis
@@ -14,7 +26,6 @@ RELIABLE_DEFAULTS = {
     "task_track_started": True,
     # Effects live in PostgreSQL; nothing waits on task results, so none are stored.
     "task_ignore_result": True,
-    "task_default_queue": "evently",
     "broker_connection_retry_on_startup": True,
     "broker_connection_timeout": 2,
     # Hard limit below the visibility timeout: a task never outlives its lease.
@@ -32,6 +43,13 @@ RELIABLE_DEFAULTS = {
 
 TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks"]
 MAX_COUNTDOWN = 20
+# Beat's periodic jobs: each is idempotent and guarded, none is a user's request.
+MAINTENANCE_TASKS = ("seats.reconcile_all", "seats.prune", "notifications.sweep", "events.resume_cancellations",
+                     "analytics.rollup")
+
+
+def maintenance_queue(queue):
+    return f"{queue}.maintenance"
 
 
 def beat_schedule(config):
@@ -65,13 +83,65 @@ def init_celery(app):
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    queue = app.config["CELERY_QUEUE"]
     settings = dict(RELIABLE_DEFAULTS)
+    settings["task_default_queue"] = queue
+    settings["task_routes"] = {name: {"queue": maintenance_queue(queue)} for name in MAINTENANCE_TASKS}
+    # Monitoring is per stack too: on a shared Redis DB, `celery inspect` and Flower
+    # reach only this stack's workers and hear only their events.
+    settings["control_exchange"] = queue
+    settings["event_exchange"] = f"{queue}.events"
     settings["beat_schedule"] = beat_schedule(app.config)
+    # Beat keeps its last run times in a file that one beat locks: one file per stack,
+    # so a second stack's beat (another database, same machine) can start.
+    settings["beat_schedule_filename"] = os.path.join(tempfile.gettempdir(), f"evently-celerybeat-{queue}")
     settings["broker_transport_options"] = transport_options(app.config)
+    # Read by the worker signals below (Celery keeps unknown keys as they are).
+    settings["evently_metrics"] = {"host": app.config["METRICS_HOST"], "port": app.config["WORKER_METRICS_PORT"],
+                                   "maintenance_port": app.config["MAINTENANCE_METRICS_PORT"]}
     settings.update(app.config["CELERY"])
     celery.conf.update(settings)
+    celery.user_options["worker"].add(click.Option(
+        ["--maintenance"], is_flag=True, default=False,
+        help="Run beat's periodic maintenance (the <CELERY_QUEUE>.maintenance queue) instead of bookings' tasks."))
     celery.set_default()
     for module in TASK_MODULES:  # register the shared tasks before any worker or beat starts
         importlib.import_module(module)
     app.extensions["celery"] = celery
     return celery
+
+
+# Worker-side wiring. Signals are process-wide, so the handlers read the app they
+# are given (sender/instance) rather than closing over one.
+
+@signals.celeryd_init.connect
+def choose_queue(sender=None, instance=None, conf=None, options=None, **_kwargs):
+    """`--maintenance` consumes the maintenance queue; otherwise the default
+    (bookings') queue is consumed. An explicit `--queues` wins over both."""
+    if options.get("maintenance") and not options.get("queues"):
+        instance.app.amqp.queues.select([maintenance_queue(conf.task_default_queue)])
+
+
+@signals.worker_init.connect
+def serve_metrics(sender=None, **_kwargs):
+    """In the worker's main process, before its pool forks: serve the pool's summed metrics."""
+    settings = sender.app.conf.evently_metrics
+    port = settings["maintenance_port"] if sender.options.get("maintenance") else settings["port"]
+    if port:
+        sender.evently_metrics_server = metrics.serve(host=settings["host"], port=port)
+
+
+@signals.worker_shutdown.connect
+def stop_metrics(sender=None, **_kwargs):
+    server = getattr(sender, "evently_metrics_server", None)
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
+signals.task_postrun.connect(metrics.count_task, weak=False)
+
+
+@signals.worker_process_shutdown.connect
+def forget_pool_process(pid=None, **_kwargs):
+    metrics.process_exited(pid)

@@ -96,7 +96,8 @@ def celery_worker(app):
         # worker take and finish them, or a delivery would run into the next test's cleanup.
         app.extensions[relay.EXTENSION].flush()
         broker = redis.Redis.from_url(celery.conf.broker_url)
-        wait_until(lambda: broker.llen("evently") == 0 and broker.hlen("unacked") == 0,
+        queue = app.config["CELERY_QUEUE"]
+        wait_until(lambda: broker.llen(queue) == 0 and broker.hlen("unacked") == 0,
                    message="the worker finished every task the test sent")
         broker.close()
 

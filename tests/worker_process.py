@@ -1,5 +1,6 @@
 """A real `celery worker` subprocess on the test database and a given broker, so
-tests can SIGKILL it mid-task."""
+tests can SIGKILL it mid-task. It consumes the test configuration's queue
+(CELERY_QUEUE, named after the test database), as the tests' app sends to it."""
 import os
 import signal
 import subprocess
@@ -13,9 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    def __init__(self, *, broker_url, extra_env=None, fault=None):
+    def __init__(self, *, broker_url, extra_env=None, extra_args=(), fault=None):
         self.broker_url = broker_url
         self.extra_env = extra_env or {}
+        self.extra_args = list(extra_args)
         self.fault = fault  # (name, seconds) from tests/patched.py
         self.process = None
         self.log = subprocess.DEVNULL
@@ -31,7 +33,7 @@ class WorkerProcess:
             **self.extra_env,
         })
         worker = ["-A", "celery_worker.celery", "worker", "--pool=prefork", "--concurrency=1",
-                  "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle", "-Q", "evently"]
+                  "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle", *self.extra_args]
         argv = patched.command(*self.fault, "celery", *worker) if self.fault else [sys.executable, "-m", "celery", *worker]
         self.process = subprocess.Popen(
             argv,

@@ -1,12 +1,12 @@
 """Liveness, readiness and Prometheus metrics (outside /api, no auth, no rate limit)."""
 from flask import Blueprint, current_app, jsonify, request
-from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import text
 
 from evently.extensions import db, limiter, redis_client
 
 from .metrics import observe_request
+from .metrics import registry as metrics_registry
 
 blp = Blueprint("ops", __name__)
 # Counts every request of the app, not only this blueprint's.
@@ -39,7 +39,7 @@ def metrics():
     # Negotiated like prometheus_client's own server: the classic 0.0.4 text
     # format unless the scraper asks for OpenMetrics.
     encoder, content_type = choose_encoder(request.headers.get("Accept"))
-    return encoder(REGISTRY), 200, {"Content-Type": content_type}
+    return encoder(metrics_registry()), 200, {"Content-Type": content_type}
 
 
 def _check_postgres():

@@ -3,6 +3,7 @@ import base64
 import json
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from evently.bookings import services as bookings
@@ -18,7 +19,7 @@ from tests.waiting import wait_until
 def queued_batches():
     """The `notifications.deliver_batch` tasks waiting in the broker's queue, as lists of ids."""
     batches = []
-    for raw in redis_client.lrange("evently", 0, -1):
+    for raw in redis_client.lrange(current_app.config["CELERY_QUEUE"], 0, -1):
         message = json.loads(raw)
         if message["headers"]["task"] == "notifications.deliver_batch":
             args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
@@ -60,7 +61,7 @@ def test_ids_that_never_reach_the_broker_are_left_to_the_sweep(app, app_ctx):
     assert row.status == "pending"
     row.updated_at = utcnow() - timedelta(minutes=1)  # past the sweep's grace for fresh rows
     db.session.commit()
-    redis_client.delete("evently")
+    redis_client.delete(current_app.config["CELERY_QUEUE"])
     assert tasks.sweep_outbox() == {"due": 1, "enqueued": 1}
     assert queued_batches() == [[row_id]]
 
