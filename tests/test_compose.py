@@ -48,17 +48,17 @@ def test_the_schema_check_would_catch_a_broken_file():
     assert len(errors) >= 2
 
 
-def test_every_variable_the_readme_says_compose_passes_is_passed():
-    readme = (ROOT / "README.md").read_text()
+def test_every_variable_the_docs_say_compose_passes_is_passed():
+    guide = (ROOT / "docs" / "deployment.md").read_text()
     sentence = re.search(r"Compose fixes the connection URLs.*?passes these from\s+the shell or `\.env`:(.*?)\.\s",
-                         readme, flags=re.DOTALL)
-    assert sentence, "the README's list of the variables compose passes"
+                         guide, flags=re.DOTALL)
+    assert sentence, "docs/deployment.md's list of the variables compose passes"
     promised = set(re.findall(r"`([A-Z_]+)`", sentence.group(1)))
     text = COMPOSE.read_text()
     interpolated = set(re.findall(r"\$\{([A-Z_]+)", text))
 
     assert promised == interpolated, {"promised, not passed": promised - interpolated,
-                                      "passed, not in the README": interpolated - promised}
+                                      "passed, not in the docs": interpolated - promised}
     app_env = compose()["x-app-env"]
     services = compose()["services"]
     for name in promised - {"PORT", "FLOWER_PORT", "FLOWER_BASIC_AUTH", "WEB_CONCURRENCY"}:

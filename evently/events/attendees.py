@@ -38,6 +38,12 @@ def attendee_rows(*, event_id, status=None):
     batch at a time (yield_per), so an export's memory does not grow with the event.
     Raises NotFound at once, before any row is read."""
     _require_event(event_id)
-    query = _query(event_id, status).order_by(Booking.id).execution_options(yield_per=2000)
-    return ((row.booking_reference, row.name, row.email, row.quantity, row.status, row.source,
-             iso_utc(row.booked_at)) for row in db.session.execute(query))
+    return _stream(_query(event_id, status).order_by(Booking.id))
+
+
+def _stream(query):
+    # A generator: the query runs on the first row asked for, inside the streamed response's
+    # context; the request's own session (and the cursor with it) is gone by then.
+    for row in db.session.execute(query.execution_options(yield_per=2000)):
+        yield (row.booking_reference, row.name, row.email, row.quantity, row.status, row.source,
+               iso_utc(row.booked_at))

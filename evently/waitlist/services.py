@@ -88,11 +88,15 @@ def event_queue(*, event_id, page, per_page):
 def queue_rows(*, event_id):
     """The whole queue as CSV rows (an iterator, read a batch at a time). Raises NotFound at once."""
     _require_event(event_id)
+    return _stream_queue(event_id)
+
+
+def _stream_queue(event_id):
+    # A generator: the query runs inside the streamed response's context (see events/attendees.py).
     now = utcnow()
-    result = db.session.execute(_queue_rows(event_id).execution_options(yield_per=2000))
-    return ((position, name, email, entry.quantity_remaining, entry.quantity_requested, entry.allow_partial,
-             iso_utc(entry.created_at), int((now - entry.created_at).total_seconds()))
-            for entry, position, name, email in result)
+    for entry, position, name, email in db.session.execute(_queue_rows(event_id).execution_options(yield_per=2000)):
+        yield (position, name, email, entry.quantity_remaining, entry.quantity_requested, entry.allow_partial,
+               iso_utc(entry.created_at), int((now - entry.created_at).total_seconds()))
 
 
 def remove_entry(*, actor, event_id, entry_id, reason=None):

@@ -285,3 +285,15 @@ def test_cancel_after_event_start_is_409(client, app_ctx, user):
     response = client.delete(f"/api/bookings/{booking_id}", headers=headers)
     assert (response.status_code, response.get_json()["error"]["code"]) == (409, "EVENT_STARTED")
     assert booked_seats(event.id) == 2
+
+
+def test_history_and_detail_carry_the_event(client, app_ctx, user, user_headers):
+    event = factories.make_event(capacity=10, title="Gala", venue="Hall B")
+    booking = book(client, user_headers, event.id, 2).get_json()["data"]["booking"]
+    summary = {"id": event.id, "title": "Gala", "startsAt": event.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "venue": "Hall B", "status": "published"}
+
+    listed = client.get("/api/bookings", headers=user_headers).get_json()["data"]
+    shown = client.get(f"/api/bookings/{booking['id']}", headers=user_headers).get_json()["data"]
+
+    assert listed[0]["event"] == summary and shown["event"] == summary

@@ -106,3 +106,16 @@ def test_sweep_finds_due_rows_but_leaves_fresh_ones_to_their_task(app_ctx, user)
     row.updated_at = utcnow() - timedelta(minutes=1)
     db.session.commit()
     assert services.due_notifications() == [row.id]
+
+
+def test_the_event_cancelled_mail_promises_no_refund(app_ctx, user):
+    """Evently takes no money: the mail used to say the tickets "will be refunded"."""
+    from evently.seats import cancellation
+
+    event = factories.make_event(capacity=3)
+    bookings.book_seats(user=user, event_id=event.id, quantity=2)
+    cancellation.run_batch(job_id=cancellation.remove_event(event_id=event.id).job.id)
+
+    notice = db.session.scalar(select(Notification).where(Notification.kind == "event_cancelled"))
+    assert "refund" not in notice.body
+    assert "Evently took no payment" in notice.body
