@@ -11,8 +11,8 @@ from dotenv import load_dotenv
 
 load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
 
-DEV_SECRET_KEY = "dev-secret-key-change-me"
-DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-change-me-please-32b"
+# The documented development admin password: refused in production and beyond loopback
+# (evently/secret_keys.py). The signing secrets have no default: see that module.
 DEV_ADMIN_PASSWORD = "admin-password-change-me"
 
 
@@ -47,7 +47,8 @@ def env_list(name, default=""):
 class Config:
     ENV_NAME = "development"
     TESTING = False
-    SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
+    # Unset in development and tests: generated once into the instance folder (evently/secret_keys.py).
+    SECRET_KEY = env("SECRET_KEY")
 
     SQLALCHEMY_DATABASE_URI = database_url(env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently"))
     SQLALCHEMY_ENGINE_OPTIONS = {
@@ -66,7 +67,7 @@ class Config:
     REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
     REDIS_RETRIES = env_int("REDIS_RETRIES", 2)
 
-    JWT_SECRET_KEY = env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY)
+    JWT_SECRET_KEY = env("JWT_SECRET_KEY")
     JWT_ALGORITHM = "HS256"
     JWT_DECODE_ALGORITHMS = ["HS256"]
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15))
@@ -145,6 +146,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    EVENTLY_ADMIN_PASSWORD = env("EVENTLY_ADMIN_PASSWORD")
 
 
 CONFIGS = {

@@ -1,7 +1,9 @@
 """gunicorn settings (`gunicorn --config gunicorn.conf.py wsgi:app`).
 
 HOST (default 127.0.0.1; 0.0.0.0 in a container), PORT (default 5000) and
-WEB_CONCURRENCY (default cores + 1) come from the environment.
+WEB_CONCURRENCY (default cores + 1) come from the environment. A bind beyond
+loopback is refused before it happens unless real secrets are configured
+(`on_starting`, evently/secret_keys.py).
 """
 import os
 
@@ -32,3 +34,12 @@ accesslog = None
 # gunicorn's runtime control socket lives at one fixed path per user, so a second
 # server (a benchmark beside `make run`, another checkout) would fight over it.
 control_socket_disable = True
+
+
+def on_starting(server):
+    # Here, in the master and before any socket is bound, so that whatever --bind or HOST
+    # says, a server reachable from other machines never starts with development secrets.
+    # gunicorn prints the RuntimeError as one line and exits 1.
+    from evently.secret_keys import refuse_exposed_development_secrets
+
+    refuse_exposed_development_secrets(server.cfg.address)

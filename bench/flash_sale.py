@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -48,6 +49,9 @@ BENCH_ENV = {
     # One client address sends everything here; per-IP limits would measure the limiter, not the engine.
     "RATELIMIT_ENABLED": "false",
     "JWT_ACCESS_MINUTES": "120",
+    # The tokens seeded here must verify in a server that may run another checkout's code
+    # (--app-dir), whose instance folder would hold another generated key.
+    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
     "EVENTLY_ADMIN_EMAIL": "",
     "FLASK_APP": "wsgi",
     "HOST": "127.0.0.1",

@@ -3,6 +3,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
+from evently import secret_keys
 from evently.http import JSONProvider, NoCookieSessions
 
 
@@ -13,8 +14,7 @@ def create_app(config_name=None, **overrides):
     config = get_config(config_name)
     app.config.from_object(config)
     app.config.update(overrides)
-    if app.config["ENV_NAME"] == "production":
-        check_production_secrets(app.config)
+    secret_keys.init_app(app)
 
     from evently import logs
 
@@ -29,20 +29,6 @@ def create_app(config_name=None, **overrides):
         proxies = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     return app
-
-
-def check_production_secrets(config):
-    from config import DEV_ADMIN_PASSWORD, DEV_JWT_SECRET_KEY, DEV_SECRET_KEY
-
-    weak = []
-    if config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None):
-        weak.append("SECRET_KEY")
-    if config["JWT_SECRET_KEY"] in (DEV_JWT_SECRET_KEY, "", None) or len(config["JWT_SECRET_KEY"]) < 32:
-        weak.append("JWT_SECRET_KEY")
-    if config.get("EVENTLY_ADMIN_EMAIL") and config.get("EVENTLY_ADMIN_PASSWORD") == DEV_ADMIN_PASSWORD:
-        weak.append("EVENTLY_ADMIN_PASSWORD")
-    if weak:
-        raise RuntimeError(f"Refusing to start in production with development secrets: {', '.join(weak)}")
 
 
 def register_extensions(app):

@@ -1,14 +1,17 @@
-"""Security headers, request ids, CORS, rate limiting (also with Redis down) and production secrets."""
+"""Security headers, request ids, CORS, rate limiting (also with Redis down) and production secrets
+(more in test_secret_keys.py)."""
 import re
 
 import pytest
 
-from config import DEV_ADMIN_PASSWORD, DEV_JWT_SECRET_KEY, DEV_SECRET_KEY
+from config import DEV_ADMIN_PASSWORD
+from evently.secret_keys import PUBLISHED
 from evently.security import SECURITY_HEADERS
 from tests import factories
 from tests.variants import DEAD_REDIS, other_app
 
 ORIGIN = "https://app.example.com"
+DEV_SECRET_KEY, DEV_JWT_SECRET_KEY = "dev-secret-key-change-me", "dev-jwt-secret-key-change-me-please-32b"
 STRONG = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 48, "EVENTLY_ADMIN_PASSWORD": "a-real-admin-secret"}
 
 
@@ -43,6 +46,10 @@ def test_security_headers_on_every_kind_of_response(client, user_headers):
         assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'", kind
         assert "Server" not in response.headers, kind
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_old_defaults_are_among_the_refused_published_values():
+    assert {DEV_SECRET_KEY, DEV_JWT_SECRET_KEY} <= PUBLISHED
 
 
 def test_docs_get_a_csp_that_lets_swagger_ui_load(client, app_ctx):
