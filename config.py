@@ -77,11 +77,15 @@ class Config:
     CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:3000")
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_DEFAULT = env("RATELIMIT_DEFAULT", "600 per minute")
+    # One budget per client shared by every route (flask-limiter's application limit); a
+    # per-route default would give a client 600 a minute on each route it can name.
+    RATELIMIT_APPLICATION = env("RATELIMIT_DEFAULT", "600 per minute")
     RATELIMIT_AUTH = env("RATELIMIT_AUTH", "10 per minute")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     # Number of reverse proxies in front of the API whose X-Forwarded-For is trusted.
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+    # Networks (CIDR, comma-separated) besides loopback that may read /metrics.
+    METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 

@@ -44,8 +44,10 @@ def register_extensions(app):
     app.config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
     limiter.init_app(app)
     # Only configured origins; flask-cors never echoes an arbitrary Origin with this list.
+    # `Vary: Origin` goes on every /api response from evently.security: flask-cors would add it
+    # only when several origins are configured, and a second copy beside ours.
     cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-                  expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
+                  expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False, vary_header=False)
     api.init_app(app)
     from evently.events import list_cache
     from evently.notifications import relay
