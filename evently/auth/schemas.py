@@ -2,15 +2,23 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import not_blank
+from evently.common.fields import UtcDateTime, not_blank
 from evently.http import Schema
 
 # argon2 has no 72-byte limit, but an unbounded password is a CPU-exhaustion vector.
 PASSWORD = dict(required=True, validate=validate.Length(min=8, max=128), load_only=True)
 
 
+def ascii_address(value):
+    """Mail to a non-ASCII address needs SMTPUTF8 on every relay on its way, which Evently cannot
+    know at registration; refused here instead of failing at every notification."""
+    if not value.isascii():
+        raise ma.ValidationError("Use an address written in ASCII characters: mail cannot be delivered to "
+                                 "others. Give an internationalised domain in its xn-- form.")
+
+
 class RegisterSchema(Schema):
-    email = ma.fields.Email(required=True, validate=validate.Length(max=254))
+    email = ma.fields.Email(required=True, validate=[validate.Length(max=254), ascii_address])
     password = ma.fields.String(**PASSWORD)
     name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank])
 
@@ -33,7 +41,7 @@ class UserSchema(Schema):
     email = ma.fields.String()
     name = ma.fields.String()
     role = ma.fields.String()
-    created_at = ma.fields.AwareDateTime(format="iso")
+    created_at = UtcDateTime()
 
 
 class AuthResultSchema(Schema):

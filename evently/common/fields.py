@@ -5,6 +5,14 @@ from decimal import ROUND_HALF_UP, Decimal
 import marshmallow as ma
 
 
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_timestamp(moment):
+    """The one way Evently writes an instant: ISO 8601, UTC, whole seconds, "Z" (2026-12-01T19:00:00Z)."""
+    return moment.astimezone(timezone.utc).strftime(UTC_FORMAT)
+
+
 class UtcDateTime(ma.fields.AwareDateTime):
     """ISO 8601 in UTC with a Z suffix on output; input must carry an offset."""
 
@@ -16,7 +24,7 @@ class UtcDateTime(ma.fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return utc_timestamp(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
