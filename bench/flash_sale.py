@@ -306,7 +306,8 @@ def seed_accounts(app, count):
     import random
 
     from argon2 import PasswordHasher
-    from flask_jwt_extended import create_access_token
+
+    from evently.auth import sessions
 
     started = time.time()
     wipe()
@@ -323,8 +324,11 @@ def seed_accounts(app, count):
     quantities = {user_id: random.randint(1, 4) for user_id in ids}
     path = os.path.join(WORK, "accounts.txt")
     with open(path, "w") as out:
+        # One login session per buyer, as a real client would hold (every request checks it).
         for user_id in ids:
-            out.write(f"{user_id} {quantities[user_id]} {create_access_token(identity=str(user_id))}\n")
+            token = sessions.open_session(user_id=user_id, verified_hash=password_hash).access_token
+            out.write(f"{user_id} {quantities[user_id]} {token}\n")
+    db.session.commit()
     print(f"seeded {count} accounts with tokens in {time.time() - started:.1f} s")
     return Accounts(path, quantities)
 

@@ -31,7 +31,7 @@ RELIABLE_DEFAULTS = {
 
 
 TASK_MODULES = ["evently.seats.tasks", "evently.waitlist.tasks", "evently.notifications.tasks",
-                "evently.events.tasks", "evently.analytics.tasks"]
+                "evently.events.tasks", "evently.analytics.tasks", "evently.auth.tasks"]
 MAX_COUNTDOWN = 20
 
 
@@ -42,6 +42,7 @@ def beat_schedule(config):
         "notifications-sweep": {"task": "notifications.sweep", "schedule": schedule(config["OUTBOX_SWEEP_SECONDS"])},
         "event-cancellations-resume": {"task": "events.resume_cancellations", "schedule": schedule(30)},
         "prune-ledgers": {"task": "seats.prune", "schedule": schedule(3600)},
+        "prune-auth": {"task": "auth.prune", "schedule": schedule(3600)},
     }
 
 

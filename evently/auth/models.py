@@ -1,7 +1,7 @@
-"""Accounts and the durable token revocation list."""
+"""Accounts and login sessions (refresh-token families)."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
@@ -28,9 +28,36 @@ class User(TimestampMixin, db.Model):
         return self.role == "admin"
 
 
+# No longer written: sessions (AuthSession) end tokens now. seats.prune still empties it; the
+# table can go once nothing reads it.
 class RevokedToken(db.Model):
     __tablename__ = "revoked_tokens"
 
     jti: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+SESSION_END_REASONS = ("logout", "logout_all", "password_change", "password_reset", "refresh_reuse")
+
+
+class AuthSession(db.Model):
+    """One login: the family of every access and refresh token minted from it (their `fam`
+    claim). Only `refresh_jti` may refresh; a refresh token of the family that is not the
+    current one is a replay, and ends the family. A token whose family is missing or revoked
+    is refused, so rows may be deleted once revoked or idle past the refresh lifetime."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        CheckConstraint(f"revoked_reason IN {SESSION_END_REASONS}", name="revoked_reason_known"),
+        CheckConstraint("(revoked_at IS NULL) = (revoked_reason IS NULL)", name="revoked_with_reason"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    refresh_jti: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(16))

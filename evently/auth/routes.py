@@ -1,4 +1,5 @@
-"""/api/auth: register, login, refresh, logout, me, create-admin."""
+"""/api/auth: register, login, refresh, logout (one session or all), me, create-admin. Every
+answer here carries `Cache-Control: no-store` (evently/security.py)."""
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
@@ -6,14 +7,21 @@ from evently.extensions import limiter
 from evently.http import Blueprint, document_errors, envelope
 
 from . import services
-from .schemas import AccessTokenSchema, AuthResultSchema, LoginSchema, RegisterSchema, UserDataSchema
-from .tokens import BEARER, admin_required, auth_required, expiry_of
+from .schemas import (AuthResultSchema, LoginSchema, RegisterSchema, SessionsEndedSchema, TokenPairSchema,
+                      UserDataSchema)
+from .sessions import FAMILY_CLAIM
+from .tokens import BEARER, admin_required, auth_required
 
-blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens")
+blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sessions")
 
 
 def auth_limit():
     return current_app.config["RATELIMIT_AUTH"]
+
+
+def session_id():
+    """The session (token family) of the token this request carried."""
+    return get_jwt()[FAMILY_CLAIM]
 
 
 @blp.post("/register")
@@ -22,7 +30,7 @@ def auth_limit():
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(AuthResultSchema))
 def register(body):
-    """Create an account (role is always `user`)."""
+    """Create an account (role is always `user`) and start a session."""
     result = services.register_user(**body)
     return {"message": "Registered.", "data": result}
 
@@ -33,6 +41,7 @@ def register(body):
 @blp.arguments(LoginSchema)
 @blp.response(200, envelope(AuthResultSchema))
 def login(body):
+    """Start a session. 401 for an unknown address or a wrong password, alike."""
     result = services.authenticate(**body)
     return {"message": "Logged in.", "data": result}
 
@@ -40,21 +49,30 @@ def login(body):
 @blp.post("/refresh")
 @document_errors(401, security=BEARER)
 @jwt_required(refresh=True)
-@blp.response(200, envelope(AccessTokenSchema))
+@blp.response(200, envelope(TokenPairSchema))
 def refresh():
-    """Exchange a refresh token for a new access token."""
-    return {"message": "Token refreshed.", "data": services.refresh_access(user=current_user)}
+    """Exchange the session's refresh token for a new access and refresh token. The refresh token
+    sent here stops working; sending it again ends the whole session (it was copied, or replayed)."""
+    tokens = services.refresh_session(user=current_user, family_id=session_id(), refresh_jti=get_jwt()["jti"])
+    return {"message": "Token refreshed.", "data": tokens}
 
 
 @blp.post("/logout")
 @document_errors(401, security=BEARER)
 @jwt_required(verify_type=False)
-@blp.response(200, envelope(AccessTokenSchema, name="LogoutEnvelope"))
+@blp.response(200, envelope(SessionsEndedSchema, name="LogoutEnvelope"))
 def logout():
-    """Revoke the token sent with this request (access or refresh)."""
-    claims = get_jwt()
-    services.revoke_token(jti=claims["jti"], expires_at=expiry_of(claims))
-    return {"message": "Logged out.", "data": {}}
+    """End this session: its access and refresh tokens, whichever of them was sent."""
+    return {"message": "Logged out.", "data": {"ended_sessions": services.log_out(family_id=session_id())}}
+
+
+@blp.post("/logout-all")
+@auth_required
+@blp.response(200, envelope(SessionsEndedSchema, name="LogoutAllEnvelope"))
+def logout_all():
+    """End every session of the caller, this one included."""
+    ended = services.log_out_everywhere(user=current_user)
+    return {"message": "Logged out everywhere.", "data": {"ended_sessions": ended}}
 
 
 @blp.get("/me")

@@ -50,8 +50,13 @@ class AuthResultSchema(Schema):
     refresh_token = ma.fields.String()
 
 
-class AccessTokenSchema(Schema):
+class TokenPairSchema(Schema):
     access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+
+
+class SessionsEndedSchema(Schema):
+    ended_sessions = ma.fields.Integer(metadata={"description": "How many sessions this request ended."})
 
 
 class UserDataSchema(Schema):

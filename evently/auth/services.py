@@ -1,19 +1,32 @@
-"""Accounts: registration, login, admin creation, token revocation."""
+"""Accounts and sessions: registration, login, refresh, logout (one session or all), admins.
+
+Each public function is one unit of work and commits it, except where a docstring says a
+refusal commits first (an ended session): it must outlive the error it ends in.
+"""
+from dataclasses import dataclass
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask_jwt_extended import create_access_token, create_refresh_token
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from evently.errors import EmailTaken, Unauthorized
 from evently.extensions import db
 
-from .models import RevokedToken, User
+from . import sessions
+from .models import User
 
 hasher = PasswordHasher()
 # Verified against when the email is unknown, so both failures cost the same time.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
+WRONG_CREDENTIALS = "Email or password is incorrect."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    access_token: str
+    refresh_token: str
 
 
 def normalize_email(email):
@@ -28,29 +41,33 @@ def _create_user(*, email, password, name, role):
     user = User(email=normalize_email(email), name=name.strip(), password_hash=hasher.hash(password), role=role)
     db.session.add(user)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise EmailTaken() from None
     return user
 
 
-def issue_tokens(user):
-    return {
-        "user": user,
-        "access_token": create_access_token(identity=user),
-        "refresh_token": create_refresh_token(identity=user),
-    }
+def _sign_in(user, verified_hash):
+    tokens = sessions.open_session(user_id=user.id, verified_hash=verified_hash)
+    if tokens is None:  # the password changed while it was being checked
+        db.session.rollback()
+        raise Unauthorized(WRONG_CREDENTIALS)
+    db.session.commit()
+    return SignedIn(user=user, access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
 
 def register_user(*, email, password, name):
     """Create a plain user and sign them in. Raises EmailTaken."""
-    return issue_tokens(_create_user(email=email, password=password, name=name, role="user"))
+    user = _create_user(email=email, password=password, name=name, role="user")
+    return _sign_in(user, user.password_hash)
 
 
 def create_admin(*, email, password, name):
     """Create an admin account. Raises EmailTaken."""
-    return _create_user(email=email, password=password, name=name, role="admin")
+    user = _create_user(email=email, password=password, name=name, role="admin")
+    db.session.commit()
+    return user
 
 
 def ensure_admin(*, email, password, name="Administrator"):
@@ -67,20 +84,42 @@ def ensure_admin(*, email, password, name="Administrator"):
 def authenticate(*, email, password):
     """Sign in. Raises Unauthorized with the same message for every mismatch."""
     user = find_user_by_email(email)
+    verified_hash = user.password_hash if user else _DUMMY_HASH
     try:
-        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(verified_hash, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
-        raise Unauthorized("Email or password is incorrect.")
-    return issue_tokens(user)
+        raise Unauthorized(WRONG_CREDENTIALS)
+    return _sign_in(user, verified_hash)
 
 
-def refresh_access(*, user):
-    return {"access_token": create_access_token(identity=user)}
-
-
-def revoke_token(*, jti, expires_at):
-    """Put a token on the durable revocation list (idempotent)."""
-    db.session.execute(insert(RevokedToken).values(jti=jti, expires_at=expires_at).on_conflict_do_nothing())
+def refresh_session(*, user, family_id, refresh_jti):
+    """Rotate the session's refresh token. Raises Unauthorized for a refresh token that was
+    already used; its whole session is ended (and committed) first."""
+    tokens = sessions.rotate(user_id=user.id, family_id=family_id, presented_jti=refresh_jti)
     db.session.commit()
+    if tokens is None:
+        raise Unauthorized("This refresh token was already used, so its session has ended: log in again.")
+    return tokens
+
+
+def log_out(*, family_id):
+    """End one session: every access and refresh token of its login. Returns how many ended (0 or 1)."""
+    ended = sessions.revoke(family_id=family_id, reason="logout")
+    db.session.commit()
+    return ended
+
+
+def log_out_everywhere(*, user):
+    """End every session of the user. Returns how many ended."""
+    ended = sessions.revoke_all(user_id=user.id, reason="logout_all")
+    db.session.commit()
+    return ended
+
+
+def prune_expired():
+    """Delete the sessions no request can use any more. Returns how many rows went."""
+    counts = {"sessions": sessions.prune()}
+    db.session.commit()
+    return counts
