@@ -87,6 +87,12 @@ class Config:
     # Networks (CIDR, comma-separated) besides loopback that may read /metrics.
     METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
 
+    # Per-account login throttle, counted in PostgreSQL so it holds while Redis is down
+    # (evently/auth/throttle.py): this many failed attempts within the window lock the
+    # account's logins until the window ends.
+    LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+    LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
     EVENTLY_ADMIN_EMAIL = env("EVENTLY_ADMIN_EMAIL", "admin@evently.local")

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from evently.auth import sessions
 from evently.auth.models import AuthSession, User
-from evently.auth.services import hasher
+from evently.auth.passwords import hash_password
 from evently.events.models import Event
 from evently.extensions import db
 
@@ -20,7 +20,7 @@ _PASSWORD_HASH = None
 def password_hash():
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = hasher.hash(PASSWORD)
+        _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
 
 

@@ -1,7 +1,7 @@
-"""Accounts and login sessions (refresh-token families)."""
+"""Accounts, login sessions (refresh-token families) and the login throttle."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, func, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
@@ -61,3 +61,15 @@ class AuthSession(db.Model):
     last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class LoginThrottle(db.Model):
+    """Login attempts per address within the current window. Keyed by a digest of the
+    normalised address, known or not, so a locked account and an unknown address look alike."""
+
+    __tablename__ = "login_throttles"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                        server_default=func.now(), index=True)

@@ -41,7 +41,8 @@ def register(body):
 @blp.arguments(LoginSchema)
 @blp.response(200, envelope(AuthResultSchema))
 def login(body):
-    """Start a session. 401 for an unknown address or a wrong password, alike."""
+    """Start a session. 401 for an unknown address, a wrong password, or an account locked by too
+    many failed attempts (LOGIN_MAX_FAILURES per LOGIN_FAILURE_WINDOW_SECONDS): the answers are alike."""
     result = services.authenticate(**body)
     return {"message": "Logged in.", "data": result}
 

@@ -1,24 +1,20 @@
 """Accounts and sessions: registration, login, refresh, logout (one session or all), admins.
 
 Each public function is one unit of work and commits it, except where a docstring says a
-refusal commits first (an ended session): it must outlive the error it ends in.
+refusal commits first (a counted login attempt, an ended session): those must outlive the
+error they end in.
 """
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from evently.errors import EmailTaken, Unauthorized
 from evently.extensions import db
 
-from . import sessions
+from . import passwords, sessions, throttle
 from .models import User
 
-hasher = PasswordHasher()
-# Verified against when the email is unknown, so both failures cost the same time.
-_DUMMY_HASH = hasher.hash("not-a-real-password")
 WRONG_CREDENTIALS = "Email or password is incorrect."
 
 
@@ -38,7 +34,8 @@ def find_user_by_email(email):
 
 
 def _create_user(*, email, password, name, role):
-    user = User(email=normalize_email(email), name=name.strip(), password_hash=hasher.hash(password), role=role)
+    user = User(email=normalize_email(email), name=name.strip(), password_hash=passwords.hash_password(password),
+                role=role)
     db.session.add(user)
     try:
         db.session.flush()
@@ -81,16 +78,34 @@ def ensure_admin(*, email, password, name="Administrator"):
     return True
 
 
+def _prove_password(email, stored_hash, password):
+    """Count the attempt against the address's throttle and commit it, then check the password
+    against `stored_hash` (None: no such account). Unknown addresses and locked ones go through
+    the same steps, at the same cost."""
+    allowed = throttle.count_attempt(email)
+    db.session.commit()
+    if stored_hash is None or not allowed:
+        return passwords.burn_time(password)
+    return passwords.verify(stored_hash, password)
+
+
 def authenticate(*, email, password):
-    """Sign in. Raises Unauthorized with the same message for every mismatch."""
+    """Sign in. Raises Unauthorized, with the same message for an unknown address, a wrong
+    password and an address locked by too many attempts. A hash made before passwords were
+    normalised is replaced by the normalised one."""
+    email = normalize_email(email)
     user = find_user_by_email(email)
-    verified_hash = user.password_hash if user else _DUMMY_HASH
-    try:
-        hasher.verify(verified_hash, password)
-    except (VerificationError, InvalidHashError):
-        user = None
-    if user is None:
+    verified_hash = user.password_hash if user else None
+    verification = _prove_password(email, verified_hash, password)
+    if not verification.ok:
         raise Unauthorized(WRONG_CREDENTIALS)
+    throttle.clear(email)
+    if verification.needs_rehash:
+        rehashed = passwords.hash_password(password)
+        # Only over the hash just verified: a change committed meanwhile wins, and this login fails.
+        if db.session.execute(update(User).where(User.id == user.id, User.password_hash == verified_hash)
+                              .values(password_hash=rehashed)).rowcount:
+            verified_hash = rehashed
     return _sign_in(user, verified_hash)
 
 
@@ -119,7 +134,8 @@ def log_out_everywhere(*, user):
 
 
 def prune_expired():
-    """Delete the sessions no request can use any more. Returns how many rows went."""
-    counts = {"sessions": sessions.prune()}
+    """Delete what no request can use any more: ended or idle sessions, finished throttle
+    windows. Returns how many rows of each went."""
+    counts = {"sessions": sessions.prune(), "throttles": throttle.prune()}
     db.session.commit()
     return counts

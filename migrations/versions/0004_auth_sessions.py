@@ -1,4 +1,4 @@
-"""auth sessions: refresh-token families
+"""auth sessions: refresh-token families, the per-account login throttle
 
 Revision ID: 0004
 Revises: 0002
@@ -32,8 +32,21 @@ def upgrade():
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auth_sessions_user_id'), ['user_id'], unique=False)
 
+    op.create_table('login_throttles',
+    sa.Column('email_digest', sa.String(length=64), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('window_started_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.PrimaryKeyConstraint('email_digest', name=op.f('pk_login_throttles'))
+    )
+    with op.batch_alter_table('login_throttles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_login_throttles_window_started_at'), ['window_started_at'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('login_throttles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_login_throttles_window_started_at'))
+
+    op.drop_table('login_throttles')
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auth_sessions_user_id'))
 

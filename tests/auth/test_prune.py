@@ -1,10 +1,10 @@
-"""auth.prune (Celery beat, hourly): sessions no request can use go, the rest stay."""
+"""auth.prune (Celery beat, hourly): rows no request can use go, the rest stay."""
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from evently.auth import tasks
-from evently.auth.models import AuthSession
+from evently.auth import tasks, throttle
+from evently.auth.models import AuthSession, LoginThrottle
 from evently.celery_app import beat_schedule
 from evently.common.models import utcnow
 from evently.extensions import db
@@ -20,13 +20,19 @@ def test_prune_keeps_what_is_live_and_drops_the_rest(app, app_ctx, user):
                        .values(revoked_at=now - timedelta(days=2), revoked_reason="logout"))
     db.session.execute(update(AuthSession).where(AuthSession.id == idle)
                        .values(last_used_at=now - app.config["JWT_REFRESH_TOKEN_EXPIRES"] - timedelta(hours=1)))
+    db.session.add_all([
+        LoginThrottle(email_digest=throttle.digest("old@example.com"), attempts=3,
+                      window_started_at=now - timedelta(hours=1)),
+        LoginThrottle(email_digest=throttle.digest("new@example.com"), attempts=3, window_started_at=now),
+    ])
     db.session.commit()
 
     counts = tasks.prune()
 
-    assert counts == {"sessions": 2}
+    assert counts == {"sessions": 2, "throttles": 1}
     db.session.expire_all()
     assert sorted(db.session.scalars(select(AuthSession.id))) == sorted([live, ended_now])
+    assert db.session.scalars(select(LoginThrottle.email_digest)).all() == [throttle.digest("new@example.com")]
 
 
 def test_beat_runs_it(app):
