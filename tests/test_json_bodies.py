@@ -20,6 +20,9 @@ def writes(world):
     return [
         ("POST", "/api/auth/login", {}, '{"email": "a@example.com", "password": "x", "extra": {value}}'),
         ("POST", "/api/auth/register", {}, '{"email": "n@example.com", "password": "longenough1", "name": {value}}'),
+        ("POST", "/api/auth/password-reset", {}, '{"email": {value}}'),
+        ("POST", "/api/auth/password-reset/confirm", {}, '{"token": {value}, "password": "longenough1"}'),
+        ("POST", "/api/auth/password", world.user_headers, '{"currentPassword": {value}, "newPassword": "x"}'),
         ("POST", "/api/bookings", world.user_headers, f'{{"eventId": {world.event_id}, "quantity": {{value}}}}'),
         ("POST", "/api/waitlist", world.user_headers, f'{{"eventId": {world.full_event_id}, "quantity": {{value}}}}'),
         ("POST", "/api/events", world.admin_headers, '{"title": "T", "venue": "V", "capacity": {value}}'),

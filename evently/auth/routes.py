@@ -1,5 +1,5 @@
-"""/api/auth: register, login, refresh, logout (one session or all), me, create-admin. Every
-answer here carries `Cache-Control: no-store` (evently/security.py)."""
+"""/api/auth: register, login, refresh, logout (one session or all), me, password change and
+reset, create-admin. Every answer here carries `Cache-Control: no-store` (evently/security.py)."""
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
@@ -7,12 +7,13 @@ from evently.extensions import limiter
 from evently.http import Blueprint, document_errors, envelope
 
 from . import services
-from .schemas import (AuthResultSchema, LoginSchema, RegisterSchema, SessionsEndedSchema, TokenPairSchema,
-                      UserDataSchema)
+from .schemas import (AuthResultSchema, LoginSchema, NoDataSchema, PasswordChangeSchema,
+                      PasswordResetConfirmSchema, PasswordResetRequestSchema, RegisterSchema, SessionsEndedSchema,
+                      TokenPairSchema, UserDataSchema)
 from .sessions import FAMILY_CLAIM
 from .tokens import BEARER, admin_required, auth_required
 
-blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and sessions")
+blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts, sessions and passwords")
 
 
 def auth_limit():
@@ -81,6 +82,42 @@ def logout_all():
 @blp.response(200, envelope(UserDataSchema))
 def me():
     return {"message": "Current user.", "data": {"user": current_user}}
+
+
+@blp.post("/password")
+@document_errors(403)
+@auth_required
+@limiter.limit(auth_limit)
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, envelope(SessionsEndedSchema, name="PasswordChangedEnvelope"))
+def change_password(body):
+    """Change the password, proving the current one, and end every other session. 403 if the
+    current password is wrong (or the account is locked by too many attempts)."""
+    ended = services.change_password(user=current_user, family_id=session_id(), **body)
+    return {"message": "Password changed; your other sessions have ended.", "data": {"ended_sessions": ended}}
+
+
+@blp.post("/password-reset")
+@limiter.limit(auth_limit)
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202, envelope(NoDataSchema, name="PasswordResetRequestedEnvelope"))
+def request_password_reset(body):
+    """Mail a one-time reset token to this address if it has an account. The answer is the same
+    whether it has one or not, and at most PASSWORD_RESET_MAX_PER_HOUR mails go to one account."""
+    services.request_password_reset(**body)
+    return {"message": "If an account uses this address, a reset token is on its way.", "data": {}}
+
+
+@blp.post("/password-reset/confirm")
+@document_errors(401)
+@limiter.limit(auth_limit)
+@blp.arguments(PasswordResetConfirmSchema)
+@blp.response(200, envelope(SessionsEndedSchema, name="PasswordResetEnvelope"))
+def confirm_password_reset(body):
+    """Set a new password with a mailed reset token, and end every session of the account.
+    401 if the token is unknown, expired or used already."""
+    ended = services.reset_password(**body)
+    return {"message": "Password reset; log in with the new one.", "data": {"ended_sessions": ended}}
 
 
 @blp.post("/create-admin")

@@ -7,6 +7,8 @@ from evently.http import Schema
 
 # argon2 has no 72-byte limit, but an unbounded password is a CPU-exhaustion vector.
 PASSWORD = dict(required=True, validate=validate.Length(min=8, max=128), load_only=True)
+# What a login or a reset request may name: any text, so a malformed address is refused like an unknown one.
+ADDRESS = dict(required=True, validate=validate.Length(min=1, max=254))
 
 
 def ascii_address(value):
@@ -32,8 +34,22 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = ma.fields.String(required=True, validate=validate.Length(min=1, max=254))
+    email = ma.fields.String(**ADDRESS)
     password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    new_password = ma.fields.String(**PASSWORD)
+
+
+class PasswordResetRequestSchema(Schema):
+    email = ma.fields.String(**ADDRESS)
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    password = ma.fields.String(**PASSWORD)
 
 
 class UserSchema(Schema):
@@ -57,6 +73,10 @@ class TokenPairSchema(Schema):
 
 class SessionsEndedSchema(Schema):
     ended_sessions = ma.fields.Integer(metadata={"description": "How many sessions this request ended."})
+
+
+class NoDataSchema(Schema):
+    pass
 
 
 class UserDataSchema(Schema):

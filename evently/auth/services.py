@@ -1,19 +1,25 @@
-"""Accounts and sessions: registration, login, refresh, logout (one session or all), admins.
+"""Accounts and sessions: registration, login, refresh, logout, password change and reset, admins.
 
 Each public function is one unit of work and commits it, except where a docstring says a
 refusal commits first (a counted login attempt, an ended session): those must outlive the
 error they end in.
 """
+import hashlib
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from evently.errors import EmailTaken, Unauthorized
+from evently.common.models import utcnow
+from evently.errors import EmailTaken, Forbidden, Unauthorized
 from evently.extensions import db
+from evently.notifications import outbox
 
 from . import passwords, sessions, throttle
-from .models import User
+from .models import PasswordReset, User
 
 WRONG_CREDENTIALS = "Email or password is incorrect."
 
@@ -133,9 +139,97 @@ def log_out_everywhere(*, user):
     return ended
 
 
+def change_password(*, user, family_id, current_password, new_password):
+    """Set a new password and end every other session of the user (this one stays).
+    Raises Forbidden if `current_password` is wrong, the address is locked by too many
+    attempts (the attempt counts against the login throttle), or the password changed while
+    it was being checked (a reset wins over a change proven with the password it replaced)."""
+    email = normalize_email(user.email)
+    verified_hash = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    if not _prove_password(email, verified_hash, current_password).ok:
+        raise Forbidden("The current password is incorrect.")
+    throttle.clear(email)
+    if not _replace_password(user.id, new_password, replacing=verified_hash):
+        db.session.rollback()
+        raise Forbidden("The current password is incorrect.")
+    ended = sessions.revoke_all(user_id=user.id, reason="password_change", keep=family_id)
+    db.session.commit()
+    return ended
+
+
+def _replace_password(user_id, password, *, replacing=None):
+    """Store the new password's hash (only over `replacing`, when given) and void pending reset
+    tokens. Returns False if `replacing` was no longer the stored hash."""
+    statement = update(User).where(User.id == user_id)
+    if replacing is not None:
+        statement = statement.where(User.password_hash == replacing)
+    if not db.session.execute(statement.values(password_hash=passwords.hash_password(password))).rowcount:
+        return False
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+                       .values(used_at=func.now()))
+    return True
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def request_password_reset(*, email):
+    """Mail a single-use reset token to the account with this address, through the outbox.
+    Silently does nothing for an unknown address or past PASSWORD_RESET_MAX_PER_HOUR requests,
+    so the caller answers the same in every case."""
+    config = current_app.config
+    user = find_user_by_email(email)
+    if user is None:
+        return
+    # One request per account at a time, so concurrent ones cannot all pass the count below.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+    recent = db.session.scalar(select(func.count()).select_from(PasswordReset).where(
+        PasswordReset.user_id == user.id, PasswordReset.created_at > utcnow() - timedelta(hours=1)))
+    if recent >= config["PASSWORD_RESET_MAX_PER_HOUR"]:
+        db.session.rollback()
+        return
+    token = secrets.token_urlsafe(32)
+    minutes = config["PASSWORD_RESET_MINUTES"]
+    reset = PasswordReset(user_id=user.id, token_hash=_token_hash(token),
+                          expires_at=utcnow() + timedelta(minutes=minutes))
+    db.session.add(reset)
+    db.session.flush()
+    outbox.password_reset(user_id=user.id, reset_id=reset.id, token=token, minutes=minutes,
+                          url=config["PASSWORD_RESET_URL"])
+    db.session.commit()
+
+
+def reset_password(*, token, password):
+    """Set the password of the account a reset token was mailed to, and end all its sessions.
+    The token works once, within its lifetime. Raises Unauthorized otherwise. Returns how
+    many sessions ended."""
+    user_id = db.session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.token_hash == _token_hash(token), PasswordReset.used_at.is_(None),
+               PasswordReset.expires_at > func.now())
+        .values(used_at=func.now())
+        .returning(PasswordReset.user_id)
+    ).scalar()
+    if user_id is None:
+        db.session.rollback()
+        raise Unauthorized("This reset token is invalid, expired or already used.")
+    _replace_password(user_id, password)
+    ended = sessions.revoke_all(user_id=user_id, reason="password_reset")
+    throttle.clear(db.session.scalar(select(User.email).where(User.id == user_id)))
+    db.session.commit()
+    return ended
+
+
+# Reset rows outlive their tokens: the per-account hourly limit counts them.
+RESET_RETENTION = timedelta(days=1)
+
+
 def prune_expired():
-    """Delete what no request can use any more: ended or idle sessions, finished throttle
-    windows. Returns how many rows of each went."""
-    counts = {"sessions": sessions.prune(), "throttles": throttle.prune()}
+    """Delete what no request can use any more: ended or idle sessions, day-old reset tokens,
+    finished throttle windows. Returns how many rows of each went."""
+    counts = {"sessions": sessions.prune(), "throttles": throttle.prune(),
+              "passwordResets": db.session.execute(
+                  delete(PasswordReset).where(PasswordReset.created_at < utcnow() - RESET_RETENTION)).rowcount}
     db.session.commit()
     return counts

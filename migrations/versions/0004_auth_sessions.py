@@ -1,4 +1,4 @@
-"""auth sessions: refresh-token families, the per-account login throttle
+"""auth sessions: refresh-token families, password resets, the per-account login throttle
 
 Revision ID: 0004
 Revises: 0002
@@ -32,6 +32,20 @@ def upgrade():
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_auth_sessions_user_id'), ['user_id'], unique=False)
 
+    op.create_table('password_resets',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('user_id', sa.BigInteger(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_resets_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_password_resets')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_password_resets_token_hash'))
+    )
+    with op.batch_alter_table('password_resets', schema=None) as batch_op:
+        batch_op.create_index('ix_password_resets_user_created', ['user_id', 'created_at'], unique=False)
+
     op.create_table('login_throttles',
     sa.Column('email_digest', sa.String(length=64), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -47,6 +61,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_login_throttles_window_started_at'))
 
     op.drop_table('login_throttles')
+    with op.batch_alter_table('password_resets', schema=None) as batch_op:
+        batch_op.drop_index('ix_password_resets_user_created')
+
+    op.drop_table('password_resets')
     with op.batch_alter_table('auth_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_auth_sessions_user_id'))
 

@@ -1,5 +1,5 @@
 """Sessions that really end: refresh rotation with reuse detection, logout of one session or all,
-and the checks behind them, over HTTP and in the rows."""
+password change, and the checks behind them, over HTTP and in the rows."""
 import threading
 
 import pytest
@@ -10,6 +10,8 @@ from evently.auth.models import AuthSession
 from evently.extensions import db
 from tests import factories
 from tests.variants import other_app
+
+NEW_PASSWORD = "a brand new passphrase"
 
 
 def bearer(token):
@@ -205,3 +207,66 @@ def test_a_session_is_refused_once_its_row_is_gone(client, user):
 
     assert_401(client.get("/api/auth/me", headers=bearer(tokens["accessToken"])))
     assert_401(refresh(client, tokens["refreshToken"]))
+
+
+# --- password change -----------------------------------------------------------------------
+
+
+def change_password(client, tokens, current, new=NEW_PASSWORD):
+    return client.post("/api/auth/password", headers=bearer(tokens["accessToken"]),
+                       json={"currentPassword": current, "newPassword": new})
+
+
+def test_password_change_ends_every_other_session(client, user):
+    current, *others = [login(client, user) for _ in range(3)]
+    hash_before = user.password_hash
+
+    response = change_password(client, current, factories.PASSWORD)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["data"] == {"endedSessions": 2}
+    assert response.headers["Cache-Control"] == "no-store"
+    for tokens in others:
+        assert works(client, tokens) == (False, False)
+    assert {row.revoked_reason for row in session_rows() if row.revoked_at} == {"password_change"}
+    assert works(client, current) == (True, True)
+    db.session.refresh(user)
+    assert user.password_hash != hash_before
+    assert_401(client.post("/api/auth/login", json={"email": user.email, "password": factories.PASSWORD}))
+    assert login(client, user, NEW_PASSWORD)
+
+
+def test_a_wrong_current_password_is_403_and_changes_nothing(client, user):
+    current, other = login(client, user), login(client, user)
+    hash_before = user.password_hash
+
+    response = change_password(client, current, "not the password")
+
+    assert response.status_code == 403, response.get_json()
+    assert response.get_json()["error"]["code"] == "FORBIDDEN"
+    db.session.refresh(user)
+    assert user.password_hash == hash_before
+    assert works(client, other) == (True, True)
+    assert login(client, user)
+
+
+def test_the_new_password_follows_the_registration_rules(client, user):
+    current = login(client, user)
+
+    response = change_password(client, current, factories.PASSWORD, new="short")
+
+    assert response.status_code == 400
+    assert list(response.get_json()["error"]["details"]) == ["newPassword"]
+    assert login(client, user)
+
+
+def test_wrong_current_passwords_count_against_the_login_throttle(app, client, user, monkeypatch):
+    monkeypatch.setitem(app.config, "LOGIN_MAX_FAILURES", 2)
+    current = login(client, user)
+
+    statuses = [change_password(client, current, "not the password").status_code for _ in range(2)]
+    right_but_locked = change_password(client, current, factories.PASSWORD)
+
+    assert statuses == [403, 403]
+    assert right_but_locked.status_code == 403
+    assert_401(client.post("/api/auth/login", json={"email": user.email, "password": factories.PASSWORD}))
