@@ -356,10 +356,11 @@ def hot_event(capacity):
 
 
 def reset_sale():
-    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts and filler events."""
+    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts (with the
+    login sessions their tokens belong to) and filler events."""
     db.session.remove()
     with db.engine.begin() as connection:
-        keep = {"users", "events", "alembic_version"}
+        keep = {"users", "auth_sessions", "events", "alembic_version"}
         others = [t.name for t in db.metadata.sorted_tables if t.name not in keep]
         connection.execute(text(f"TRUNCATE {', '.join(others)} CASCADE"))
         connection.execute(text("DELETE FROM events WHERE title = 'Flash sale'"))
