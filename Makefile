@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk install db migrate admin clean
+.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk nginx install db migrate admin clean
 
 help:
 	@echo "make run          check the ports, install, create + migrate the database, ensure the admin, start the API, workers, beat, Flower"
@@ -54,7 +54,8 @@ check-ports:
 	$(if $(busy),$(error $(busy)))
 
 # pytest exits 5 when it collected nothing; that is a failure, and said so.
-test: install
+# nginx: tests/deploy runs the compose deployment's front for real.
+test: install nginx
 	@echo "$(BIN)/pytest -m \"not slow and not browser\" $(PYTEST_ARGS)"
 	@$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests (exit 5)" >&2; fi; \
@@ -90,6 +91,16 @@ chromium:
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; } \
 		|| { echo "make: chromium is needed for the browser check; install it (apt-get install chromium)" >&2; exit 1; }
+
+# The compose deployment's front (deploy/nginx), for its tests: Debian's nginx and the module that
+# drops the Server header, installed when missing. The tests start their own nginx on free loopback
+# ports (where services may start, Debian also starts the package's own on port 80).
+NGINX_PACKAGES := nginx libnginx-mod-http-headers-more-filter
+nginx:
+	@{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } && [ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] \
+		|| $(SUDO) apt-get install -y -q --no-install-recommends $(NGINX_PACKAGES) >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends $(NGINX_PACKAGES) >/dev/null; } \
+		|| { echo "make: nginx is needed for tests/deploy; install it (apt-get install $(NGINX_PACKAGES))" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

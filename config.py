@@ -12,8 +12,8 @@ from dotenv import load_dotenv
 
 load_dotenv(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".env"))
 
-DEV_SECRET_KEY = "dev-secret-key-change-me"
-DEV_JWT_SECRET_KEY = "dev-jwt-secret-key-change-me-please-32b"
+# The documented development admin password: refused in production and beyond loopback
+# (evently/secret_keys.py). The signing secrets have no default: see that module.
 DEV_ADMIN_PASSWORD = "admin-password-change-me"
 
 
@@ -57,7 +57,8 @@ def queue_for(database_url):
 class Config:
     ENV_NAME = "development"
     TESTING = False
-    SECRET_KEY = env("SECRET_KEY", DEV_SECRET_KEY)
+    # Unset in development and tests: generated once into the instance folder (evently/secret_keys.py).
+    SECRET_KEY = env("SECRET_KEY")
 
     SQLALCHEMY_DATABASE_URI = database_url(env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently"))
     SQLALCHEMY_ENGINE_OPTIONS = {
@@ -76,7 +77,7 @@ class Config:
     REDIS_SOCKET_TIMEOUT = float(env("REDIS_SOCKET_TIMEOUT", "0.5"))
     REDIS_RETRIES = env_int("REDIS_RETRIES", 2)
 
-    JWT_SECRET_KEY = env("JWT_SECRET_KEY", DEV_JWT_SECRET_KEY)
+    JWT_SECRET_KEY = env("JWT_SECRET_KEY")
     JWT_ALGORITHM = "HS256"
     JWT_DECODE_ALGORITHMS = ["HS256"]
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15))
@@ -86,11 +87,25 @@ class Config:
     CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:3000")
 
     RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_DEFAULT = env("RATELIMIT_DEFAULT", "600 per minute")
+    # One budget per client shared by every route (flask-limiter's application limit); a
+    # per-route default would give a client 600 a minute on each route it can name.
+    RATELIMIT_APPLICATION = env("RATELIMIT_DEFAULT", "600 per minute")
     RATELIMIT_AUTH = env("RATELIMIT_AUTH", "10 per minute")
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     # Number of reverse proxies in front of the API whose X-Forwarded-For is trusted.
     TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+    # Networks (CIDR, comma-separated) besides loopback that may read /metrics.
+    METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", "")
+
+    # Per-account login throttle, counted in PostgreSQL so it holds while Redis is down
+    # (evently/auth/throttle.py): this many failed attempts within the window lock the
+    # account's logins until the window ends.
+    LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 10)
+    LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
+    PASSWORD_RESET_MINUTES = env_int("PASSWORD_RESET_MINUTES", 30)
+    PASSWORD_RESET_MAX_PER_HOUR = env_int("PASSWORD_RESET_MAX_PER_HOUR", 3)
+    # Put before the token in the reset mail (e.g. https://app.example.com/reset?token=); empty: the bare token.
+    PASSWORD_RESET_URL = env("PASSWORD_RESET_URL", "")
 
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
@@ -160,6 +175,7 @@ class TestingConfig(Config):
 
 class ProductionConfig(Config):
     ENV_NAME = "production"
+    EVENTLY_ADMIN_PASSWORD = env("EVENTLY_ADMIN_PASSWORD")
 
 
 CONFIGS = {

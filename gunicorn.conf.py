@@ -1,7 +1,9 @@
 """gunicorn settings (`gunicorn --config gunicorn.conf.py wsgi:app`).
 
 HOST (default 127.0.0.1; 0.0.0.0 in a container), PORT (default 5000) and
-WEB_CONCURRENCY (default cores + 1) come from the environment.
+WEB_CONCURRENCY (default cores + 1) come from the environment. A bind beyond
+loopback is refused before it happens unless real secrets are configured
+(`on_starting`, evently/secret_keys.py).
 """
 import os
 
@@ -29,11 +31,15 @@ accesslog = None
 control_socket_disable = True
 
 
-# Prometheus: each worker writes its values to one directory and /metrics sums
-# them (evently/ops/multiproc.py). It is chosen before any worker imports the app.
+# Here, in the master and before any socket is bound: a server reachable from other machines
+# never starts with development secrets (gunicorn prints the RuntimeError as one line and exits
+# 1), and Prometheus gets its directory, which each worker writes its values to and /metrics sums
+# (evently/ops/multiproc.py), before any worker imports the app.
 def on_starting(server):
     from evently.ops import multiproc
+    from evently.secret_keys import refuse_exposed_development_secrets
 
+    refuse_exposed_development_secrets(server.cfg.address)
     server.metrics_dir = multiproc.prepare("gunicorn")
 
 

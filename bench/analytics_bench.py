@@ -101,9 +101,8 @@ def main():
                      REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
                      RATELIMIT_ENABLED=False, EVENTLY_ADMIN_EMAIL=None, LOG_LEVEL="WARNING")
     with app.app_context():
-        from flask_jwt_extended import create_access_token
-
         from evently.analytics import demo, rollup
+        from evently.auth import sessions
         from evently.auth.models import User
 
         if not args.reuse:
@@ -118,7 +117,9 @@ def main():
             admin = User(email="bench-admin@evently.local", name="Bench", role="admin", password_hash="x")
             db.session.add(admin)
             db.session.commit()
-        headers = {"Authorization": f"Bearer {create_access_token(identity=admin)}"}
+        session = sessions.open_session(user_id=admin.id, verified_hash=admin.password_hash)
+        db.session.commit()
+        headers = {"Authorization": f"Bearer {session.access_token}"}
 
         started = time.monotonic()
         full = rollup.run_rollup(full=True)

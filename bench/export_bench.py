@@ -13,6 +13,7 @@ two sizes to see (docs/benchmarks.md has the figures).
 """
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATABASE_URL = os.environ.get("EXPORT_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently_export")
@@ -32,11 +34,12 @@ os.environ.update(ENV)
 sys.path.insert(0, ROOT)
 
 import psutil  # noqa: E402
-from flask_jwt_extended import create_access_token  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from evently import create_app  # noqa: E402
+from evently.auth import sessions  # noqa: E402
+from evently.auth.models import AuthSession  # noqa: E402
 from evently.dbsetup import recreate_database  # noqa: E402
 from evently.extensions import db, redis_client  # noqa: E402
 
@@ -72,7 +75,11 @@ def seed(bookings):
         db.session.commit()
         event_id = db.session.execute(text("SELECT id FROM events")).scalar()
         admin_id = db.session.execute(text("SELECT id FROM users WHERE role = 'admin'")).scalar()
-        token = create_access_token(identity=str(admin_id))
+        db.session.add(AuthSession(id=secrets.token_hex(16), user_id=admin_id, refresh_jti=str(uuid.uuid4())))
+        db.session.flush()
+        session = db.session.query(AuthSession).filter_by(user_id=admin_id).one()
+        token = sessions.mint(user_id=admin_id, family_id=session.id, refresh_jti=session.refresh_jti).access_token
+        db.session.commit()
         db.engine.dispose()
     return event_id, token
 

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import resource
+import secrets
 import signal
 import socket
 import subprocess
@@ -48,6 +49,9 @@ BENCH_ENV = {
     # One client address sends everything here; per-IP limits would measure the limiter, not the engine.
     "RATELIMIT_ENABLED": "false",
     "JWT_ACCESS_MINUTES": "120",
+    # The tokens seeded here must verify in a server that may run another checkout's code
+    # (--app-dir), whose instance folder would hold another generated key.
+    "JWT_SECRET_KEY": secrets.token_urlsafe(48),
     "EVENTLY_ADMIN_EMAIL": "",
     "FLASK_APP": "wsgi",
     "HOST": "127.0.0.1",
@@ -304,7 +308,8 @@ def seed_accounts(app, count):
     import random
 
     from argon2 import PasswordHasher
-    from flask_jwt_extended import create_access_token
+
+    from evently.auth import sessions
 
     started = time.time()
     wipe()
@@ -321,8 +326,11 @@ def seed_accounts(app, count):
     quantities = {user_id: random.randint(1, 4) for user_id in ids}
     path = os.path.join(WORK, "accounts.txt")
     with open(path, "w") as out:
+        # One login session per buyer, as a real client would hold (every request checks it).
         for user_id in ids:
-            out.write(f"{user_id} {quantities[user_id]} {create_access_token(identity=str(user_id))}\n")
+            token = sessions.open_session(user_id=user_id, verified_hash=password_hash).access_token
+            out.write(f"{user_id} {quantities[user_id]} {token}\n")
+    db.session.commit()
     print(f"seeded {count} accounts with tokens in {time.time() - started:.1f} s")
     return Accounts(path, quantities)
 
@@ -350,10 +358,11 @@ def hot_event(capacity):
 
 
 def reset_sale():
-    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts and filler events."""
+    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts (with the
+    login sessions their tokens belong to) and filler events."""
     db.session.remove()
     with db.engine.begin() as connection:
-        keep = {"users", "events", "alembic_version"}
+        keep = {"users", "auth_sessions", "events", "alembic_version"}
         others = [t.name for t in db.metadata.sorted_tables if t.name not in keep]
         connection.execute(text(f"TRUNCATE {', '.join(others)} CASCADE"))
         connection.execute(text("DELETE FROM events WHERE title = 'Flash sale'"))

@@ -3,6 +3,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import get_config
+from evently import secret_keys
 from evently.http import JSONProvider, NoCookieSessions
 
 
@@ -13,8 +14,7 @@ def create_app(config_name=None, **overrides):
     config = get_config(config_name)
     app.config.from_object(config)
     app.config.update(overrides)
-    if app.config["ENV_NAME"] == "production":
-        check_production_secrets(app.config)
+    secret_keys.init_app(app)
 
     from evently import logs
 
@@ -32,20 +32,6 @@ def create_app(config_name=None, **overrides):
     return app
 
 
-def check_production_secrets(config):
-    from config import DEV_ADMIN_PASSWORD, DEV_JWT_SECRET_KEY, DEV_SECRET_KEY
-
-    weak = []
-    if config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None):
-        weak.append("SECRET_KEY")
-    if config["JWT_SECRET_KEY"] in (DEV_JWT_SECRET_KEY, "", None) or len(config["JWT_SECRET_KEY"]) < 32:
-        weak.append("JWT_SECRET_KEY")
-    if config.get("EVENTLY_ADMIN_EMAIL") and config.get("EVENTLY_ADMIN_PASSWORD") == DEV_ADMIN_PASSWORD:
-        weak.append("EVENTLY_ADMIN_PASSWORD")
-    if weak:
-        raise RuntimeError(f"Refusing to start in production with development secrets: {', '.join(weak)}")
-
-
 def register_extensions(app):
     from evently.extensions import api, cors, db, jwt, limiter, migrate, redis_client
 
@@ -59,8 +45,10 @@ def register_extensions(app):
     app.config.setdefault("RATELIMIT_HEADER_RETRY_AFTER", "X-RateLimit-Retry-After")
     limiter.init_app(app)
     # Only configured origins; flask-cors never echoes an arbitrary Origin with this list.
+    # `Vary: Origin` goes on every /api response from evently.security: flask-cors would add it
+    # only when several origins are configured, and a second copy beside ours.
     cors.init_app(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
-                  expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False)
+                  expose_headers=["X-Request-ID", "Retry-After"], supports_credentials=False, vary_header=False)
     api.init_app(app)
     app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks

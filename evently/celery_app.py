@@ -41,11 +41,11 @@ RELIABLE_DEFAULTS = {
 }
 
 
-TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks"]
+TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks", "evently.auth.tasks"]
 MAX_COUNTDOWN = 20
 # Beat's periodic jobs: each is idempotent and guarded, none is a user's request.
 MAINTENANCE_TASKS = ("seats.reconcile_all", "seats.prune", "notifications.sweep", "events.resume_cancellations",
-                     "analytics.rollup")
+                     "analytics.rollup", "auth.prune")
 
 
 def maintenance_queue(queue):
@@ -59,6 +59,7 @@ def beat_schedule(config):
         "notifications-sweep": {"task": "notifications.sweep", "schedule": schedule(config["OUTBOX_SWEEP_SECONDS"])},
         "event-cancellations-resume": {"task": "events.resume_cancellations", "schedule": schedule(30)},
         "prune-ledgers": {"task": "seats.prune", "schedule": schedule(3600)},
+        "prune-auth": {"task": "auth.prune", "schedule": schedule(3600)},
     }
 
 

@@ -1,8 +1,10 @@
-"""HTTP building blocks: the Api/Blueprint that answer bad input with 400, the
-camelCase Schema base that rejects unknown keys and unstorable text, response envelopes and pagination."""
+"""HTTP building blocks: the Api/Blueprint that answer bad input with 400 (JSON bodies parsed
+strictly), the camelCase Schema base that rejects unknown keys and unstorable text, response
+envelopes and pagination."""
 import copy
 import csv
 import io
+import json
 import math
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -15,7 +17,59 @@ from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SessionInterface
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
-from webargs.flaskparser import FlaskParser
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+
+class UnacceptableJSON(ValueError):
+    """Parseable JSON that Evently refuses to guess about."""
+
+
+# Far beyond any id, count or amount, far below Python's own limit (4,300 digits), past which
+# int() raises ValueError from inside json.loads.
+MAX_INTEGER_DIGITS = 100
+
+
+def _object_without_duplicate_keys(pairs):
+    """RFC 8259 leaves duplicate names to the implementation, and parsers disagree (first wins,
+    last wins): whatever a proxy or a signature checked may not be what Evently would act on."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise UnacceptableJSON(f"The key {key!r} appears more than once in one object.")
+        result[key] = value
+    return result
+
+
+def _bounded_integer(text):
+    if len(text) - text.startswith("-") > MAX_INTEGER_DIGITS:
+        raise UnacceptableJSON(f"Integers may have at most {MAX_INTEGER_DIGITS} digits.")
+    return int(text)
+
+
+def _finite_number(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise UnacceptableJSON("Numbers must be finite.")
+    return value
+
+
+def _no_constant(name):
+    raise UnacceptableJSON(f"{name} is not JSON.")
+
+
+def loads_strict(data):
+    """json.loads for request bodies: no duplicate keys, no integers too long to convert, no
+    NaN or Infinity (Python's json accepts all three). Raises UnacceptableJSON for those,
+    json.JSONDecodeError for text that is not JSON."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise json.JSONDecodeError(f"Bytes decoding error : {error.reason}", doc=str(error.object),
+                                       pos=error.start) from error
+    return json.loads(data, object_pairs_hook=_object_without_duplicate_keys, parse_int=_bounded_integer,
+                      parse_float=_finite_number, parse_constant=_no_constant)
 
 
 class Parser(FlaskParser):
@@ -31,6 +85,13 @@ class Parser(FlaskParser):
         except RecursionError as error:
             # json.loads recurses once per nesting level: "[[[[..." is bad input, not a 500.
             self._handle_invalid_json_error(error, req)
+        except UnacceptableJSON as error:
+            abort(400, exc=error, messages={"json": [str(error)]})
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            return missing
+        return loads_strict(req.get_data(cache=True))
 
 
     def load_querystring(self, req, schema):

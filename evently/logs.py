@@ -2,8 +2,11 @@
 import json
 import logging
 import sys
+import time
 
 from flask import g, has_request_context
+
+from evently.common.fields import UTC_FORMAT
 
 
 class RequestIdFilter(logging.Filter):
@@ -13,9 +16,11 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # the API's one timestamp format (evently/common/fields.py): UTC, "Z"
+
     def format(self, record):
         entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "ts": self.formatTime(record, UTC_FORMAT),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -1,4 +1,5 @@
-"""Per-request hooks: request id, JSON-only request bodies, Helmet-equivalent security headers, access log."""
+"""Per-request hooks: request id, JSON-only request bodies, Helmet-equivalent security headers,
+caching and CORS-variance headers, access log."""
 import logging
 import re
 import secrets
@@ -44,6 +45,8 @@ def assign_request_id():
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+API_PATH = "/api/"
+AUTH_PATH = "/api/auth/"
 
 
 def require_json_body():
@@ -58,11 +61,19 @@ def require_json_body():
 
 def add_headers(response):
     headers = response.headers
+    path = request.path
     # A view's own value wins. One pass over the names: Headers.setdefault rescans every header each call.
     present = {name.lower() for name in headers.keys()}
-    csp = DOCS_CSP if request.path.startswith("/api/docs") else API_CSP
+    csp = DOCS_CSP if path.startswith("/api/docs") else API_CSP
     headers.extend([(name, value) for name, value in (*SECURITY_HEADERS.items(), ("Content-Security-Policy", csp))
                     if name.lower() not in present])
+    if path.startswith(AUTH_PATH) or "Authorization" in request.headers:
+        # Tokens, and answers about one person: no browser, proxy or CDN may keep a copy.
+        headers["Cache-Control"] = "no-store"
+    if path.startswith(API_PATH):
+        # flask-cors answers each Origin differently (an allowed one is echoed, others get
+        # nothing) but says so only sometimes; a cache must never hand one origin's answer to another.
+        response.vary.add("Origin")
     headers["X-Request-ID"] = getattr(g, "request_id", None) or new_request_id()
     headers.pop("Server", None)
     return response

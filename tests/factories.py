@@ -1,12 +1,13 @@
 """Plain factory functions for test data (committed for real)."""
 import itertools
+import secrets
+import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from flask_jwt_extended import create_access_token
-
-from evently.auth.models import User
-from evently.auth.services import hasher
+from evently.auth import sessions
+from evently.auth.models import AuthSession, User
+from evently.auth.passwords import hash_password
 from evently.events.models import Event
 from evently.extensions import db
 
@@ -19,7 +20,7 @@ _PASSWORD_HASH = None
 def password_hash():
     global _PASSWORD_HASH
     if _PASSWORD_HASH is None:
-        _PASSWORD_HASH = hasher.hash(PASSWORD)
+        _PASSWORD_HASH = hash_password(PASSWORD)
     return _PASSWORD_HASH
 
 
@@ -51,5 +52,20 @@ def make_event(*, capacity=100, status="published", price="25.00", starts_in=tim
     return event
 
 
-def auth_headers(user):
-    return {"Authorization": f"Bearer {create_access_token(identity=user)}"}
+def start_session(user, *, family_id=None):
+    """A live session (token family) for `user` (a User or an id) and its tokens, as a login
+    would open one. `family_id` fixes the session's id, so a test can re-create it after a wipe."""
+    user_id = user if isinstance(user, int) else user.id
+    family_id = family_id or secrets.token_hex(16)
+    refresh_jti = str(uuid.uuid4())
+    db.session.add(AuthSession(id=family_id, user_id=user_id, refresh_jti=refresh_jti))
+    db.session.commit()
+    return sessions.mint(user_id=user_id, family_id=family_id, refresh_jti=refresh_jti)
+
+
+def access_token(user, *, family_id=None):
+    return start_session(user, family_id=family_id).access_token
+
+
+def auth_headers(user, *, family_id=None):
+    return {"Authorization": f"Bearer {access_token(user, family_id=family_id)}"}

@@ -5,7 +5,7 @@ import multiprocessing
 import os
 import threading
 
-from flask_jwt_extended import create_access_token
+from tests import factories
 
 
 def post_booking(client, token, event_id, quantity, extra=None, headers=None):
@@ -19,7 +19,7 @@ def run_threads(app, jobs, start_barrier=None, go=None):
     """jobs: [(user_id, event_id, quantity, extra, headers)] -> [(status, body)] in order."""
     results = [None] * len(jobs)
     with app.app_context():
-        tokens = [create_access_token(identity=str(job[0])) for job in jobs]
+        tokens = [factories.access_token(job[0]) for job in jobs]
     barrier = threading.Barrier(len(jobs))
 
     def worker(index):

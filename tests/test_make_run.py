@@ -210,7 +210,7 @@ def test_beats_jobs_run_on_the_maintenance_worker_and_stay_out_of_flower(stack):
     names = set(re.findall(r'"name": "([\w.]+)"', http_get(f"{stack.flower}/api/tasks", timeout=10)[1]))
     assert names, "the README's bookings reached Flower's task list"
     assert not names & {"notifications.sweep", "seats.reconcile_all", "analytics.rollup",
-                        "events.resume_cancellations", "seats.prune"}, names
+                        "events.resume_cancellations", "seats.prune", "auth.prune"}, names
 
 
 def test_every_scrape_of_the_api_counts_every_gunicorn_worker(stack):

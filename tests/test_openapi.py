@@ -51,7 +51,15 @@ def test_the_auth_contract_is_documented(document):
     documented = {(path, method) for path, method, _ in operations(document)}
 
     assert {("/api/auth/register", "post"), ("/api/auth/login", "post"), ("/api/auth/refresh", "post"),
-            ("/api/auth/logout", "post"), ("/api/auth/me", "get"), ("/api/auth/create-admin", "post")} <= documented
+            ("/api/auth/logout", "post"), ("/api/auth/logout-all", "post"), ("/api/auth/me", "get"),
+            ("/api/auth/password", "post"), ("/api/auth/password-reset", "post"),
+            ("/api/auth/password-reset/confirm", "post"), ("/api/auth/create-admin", "post")} <= documented
+    paths = document["paths"]
+    assert set(paths["/api/auth/refresh"]["post"]["responses"]) >= {"200", "401"}
+    assert set(paths["/api/auth/password"]["post"]["responses"]) >= {"200", "400", "401", "403"}
+    assert set(paths["/api/auth/password-reset"]["post"]["responses"]) >= {"202", "400"}
+    assert set(paths["/api/auth/password-reset/confirm"]["post"]["responses"]) >= {"200", "400", "401"}
+    assert set(document["components"]["schemas"]["TokenPair"]["properties"]) == {"accessToken", "refreshToken"}
     register = document["paths"]["/api/auth/register"]["post"]
     assert "201" in register["responses"]
     schema = document["components"]["schemas"]["Register"]

@@ -1,14 +1,17 @@
-"""Security headers, request ids, CORS, rate limiting (also with Redis down) and production secrets."""
+"""Security headers, caching and CORS variance, request ids, CORS, rate limiting (also with Redis
+down) and production secrets (more in test_secret_keys.py)."""
 import re
 
 import pytest
 
-from config import DEV_ADMIN_PASSWORD, DEV_JWT_SECRET_KEY, DEV_SECRET_KEY
+from config import DEV_ADMIN_PASSWORD
+from evently.secret_keys import PUBLISHED
 from evently.security import SECURITY_HEADERS
 from tests import factories
 from tests.variants import DEAD_REDIS, other_app
 
 ORIGIN = "https://app.example.com"
+DEV_SECRET_KEY, DEV_JWT_SECRET_KEY = "dev-secret-key-change-me", "dev-jwt-secret-key-change-me-please-32b"
 STRONG = {"SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 48, "EVENTLY_ADMIN_PASSWORD": "a-real-admin-secret"}
 
 
@@ -43,6 +46,59 @@ def test_security_headers_on_every_kind_of_response(client, user_headers):
         assert response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'", kind
         assert "Server" not in response.headers, kind
         assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_old_defaults_are_among_the_refused_published_values():
+    assert {DEV_SECRET_KEY, DEV_JWT_SECRET_KEY} <= PUBLISHED
+
+
+def test_every_auth_answer_and_every_personal_answer_is_no_store(client, user, user_headers):
+    tokens = client.post("/api/auth/login", json={"email": user.email, "password": factories.PASSWORD}).get_json()
+    refresh = {"Authorization": f"Bearer {tokens['data']['refreshToken']}"}
+    auth_answers = {
+        "register 201": client.post("/api/auth/register", json={"email": "n@example.com", "password": "longenough1",
+                                                               "name": "N"}),
+        "register 400": client.post("/api/auth/register", json={}),
+        "login 401": login(client),
+        "login 415": client.post("/api/auth/login", data="x", content_type="text/plain"),
+        "me 200": client.get("/api/auth/me", headers=user_headers),
+        "me 401": client.get("/api/auth/me"),
+        "refresh 200": client.post("/api/auth/refresh", headers=refresh),
+        "refresh 401": client.post("/api/auth/refresh", headers=refresh),
+        "reset 202": client.post("/api/auth/password-reset", json={"email": "n@example.com"}),
+        "reset confirm 401": client.post("/api/auth/password-reset/confirm", json={"token": "x", "password": "y" * 8}),
+        "password 403": client.post("/api/auth/password", headers=user_headers,
+                                    json={"currentPassword": "nope", "newPassword": "longenough1"}),
+        "logout-all 200": client.post("/api/auth/logout-all", headers=user_headers),
+        "unknown auth route 404": client.get("/api/auth/nope"),
+        "preflight": client.options("/api/auth/login", headers={"Origin": "http://localhost:3000",
+                                                               "Access-Control-Request-Method": "POST"}),
+    }
+    personal = {
+        "bookings": client.get("/api/bookings", headers=factories.auth_headers(user)),
+        "waitlist": client.get("/api/waitlist", headers=factories.auth_headers(user)),
+        "events with a token": client.get("/api/events", headers=factories.auth_headers(user)),
+    }
+
+    for kind, response in {**auth_answers, **personal}.items():
+        assert response.headers.get("Cache-Control") == "no-store", (kind, response.status_code)
+    assert client.get("/api/events").headers.get("Cache-Control") != "no-store"  # public, anonymous
+
+
+def test_every_api_answer_varies_by_origin(client, user_headers):
+    """flask-cors echoes an allowed Origin and answers others without CORS headers: a shared cache
+    must never hand one origin's answer to another, so every /api answer says Vary: Origin."""
+    configured = "http://localhost:3000"
+    for response in (client.get("/api/events", headers={"Origin": configured}),
+                     client.get("/api/events", headers={"Origin": "https://evil.example.com"}),
+                     client.get("/api/events"),
+                     client.get("/api/auth/me", headers=user_headers),
+                     client.get("/api/nope"),
+                     client.options("/api/auth/login", headers={"Origin": configured,
+                                                               "Access-Control-Request-Method": "POST"})):
+        assert [value.strip() for value in response.headers.get("Vary", "").split(",")].count("Origin") == 1, (
+            response.request.path, response.headers.get_all("Vary"))
+    assert "Vary" not in client.get("/healthz").headers  # no CORS outside /api
 
 
 def test_docs_get_a_csp_for_swagger_ui_served_from_this_origin(client, app_ctx):
@@ -163,7 +219,7 @@ def limited_app(app, **overrides):
 
 
 def test_auth_routes_have_a_stricter_limit_than_the_rest(app):
-    with limited_app(app, RATELIMIT_DEFAULT="50 per minute") as limited:
+    with limited_app(app, RATELIMIT_APPLICATION="50 per minute") as limited:
         client = limited.test_client()
         logins = [login(client).status_code for _ in range(4)]
         registers = [client.post("/api/auth/register", json={}).status_code for _ in range(4)]
@@ -187,13 +243,23 @@ def test_only_refusals_carry_retry_after(app):
 
 
 def test_the_default_limit_applies_to_other_api_routes(app):
-    with limited_app(app, RATELIMIT_DEFAULT="5 per minute") as limited:
+    with limited_app(app, RATELIMIT_APPLICATION="5 per minute") as limited:
         client = limited.test_client()
         statuses = [client.get("/api/auth/me").status_code for _ in range(7)]
         health = [client.get("/healthz").status_code for _ in range(7)]
 
     assert statuses == [401] * 5 + [429] * 2
     assert set(health) == {200}
+
+
+def test_the_default_limit_is_one_budget_per_client_across_routes(app):
+    with limited_app(app, RATELIMIT_APPLICATION="6 per minute") as limited:
+        client = limited.test_client()
+        statuses = [client.get(path).status_code for path in ("/api/events", "/api/auth/me", "/api/bookings") * 3]
+        other_client = [client.get("/api/events", environ_base={"REMOTE_ADDR": "198.51.100.1"}).status_code]
+
+    assert statuses == [200, 401, 401] * 2 + [429] * 3
+    assert other_client == [200]
 
 
 def test_a_spoofed_forwarded_for_does_not_change_the_limit_key(app):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import text
 
-from evently.auth.services import hasher
+from evently.auth.passwords import hash_password
 from evently.extensions import db
 
 DEMO_PASSWORD = "demo-password-123"
@@ -213,7 +213,7 @@ def seed_demo(*, events=200, users=20_000, bookings=500_000, months=12, waiters=
     if events < 1 or users < 1 or bookings < 0 or months < 1:
         raise ValueError("events, users and months must be at least 1; bookings at least 0")
     params = {
-        "tag": secrets.token_hex(3), "password_hash": hasher.hash(DEMO_PASSWORD), "days": months * 30,
+        "tag": secrets.token_hex(3), "password_hash": hash_password(DEMO_PASSWORD), "days": months * 30,
         "events": events, "users": users, "bookings": bookings, "waiters": waiters, "venues": list(VENUES),
         "venue_count": len(VENUES), "hot": HOT_THRESHOLD, "growth": SIGNUP_GROWTH,
     }

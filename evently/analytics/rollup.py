@@ -18,6 +18,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import text
 
+from evently.common.fields import utc_timestamp
 from evently.common.locks import advisory_lock
 from evently.extensions import db
 
@@ -44,7 +45,7 @@ class RollupReport:
 
     def as_dict(self):
         data = asdict(self)
-        data["watermark"] = self.watermark.isoformat() if self.watermark else None
+        data["watermark"] = utc_timestamp(self.watermark) if self.watermark else None
         return data
 
 

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from evently.common.fields import iso_utc
+from evently.common.fields import utc_timestamp
 from evently.extensions import db
 
 from .models import AuditEntry
@@ -31,5 +31,5 @@ def snapshot(row, fields):
 def _plain(values):
     if values is None:
         return None
-    return {key: iso_utc(value) if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value
+    return {key: utc_timestamp(value) if isinstance(value, datetime) else str(value) if isinstance(value, Decimal) else value
             for key, value in values.items()}

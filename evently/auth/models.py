@@ -1,7 +1,7 @@
-"""Accounts and the durable token revocation list."""
+"""Accounts, login sessions (refresh-token families), password resets and the login throttle."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.common.models import TimestampMixin
@@ -28,9 +28,53 @@ class User(TimestampMixin, db.Model):
         return self.role == "admin"
 
 
-class RevokedToken(db.Model):
-    __tablename__ = "revoked_tokens"
+SESSION_END_REASONS = ("logout", "logout_all", "password_change", "password_reset", "refresh_reuse")
 
-    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
-    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+class AuthSession(db.Model):
+    """One login: the family of every access and refresh token minted from it (their `fam`
+    claim). Only `refresh_jti` may refresh; a refresh token of the family that is not the
+    current one is a replay, and ends the family. A token whose family is missing or revoked
+    is refused, so rows may be deleted once revoked or idle past the refresh lifetime."""
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (
+        CheckConstraint(f"revoked_reason IN {SESSION_END_REASONS}", name="revoked_reason_known"),
+        CheckConstraint("(revoked_at IS NULL) = (revoked_reason IS NULL)", name="revoked_with_reason"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    refresh_jti: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class PasswordReset(db.Model):
+    """A single-use reset token, kept only as its SHA-256 (the token is 256 random bits, so a
+    fast hash is enough): a copy of the table does not let anyone reset a password."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (Index("ix_password_resets_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(db.Model):
+    """Login attempts per address within the current window. Keyed by a digest of the
+    normalised address, known or not, so a locked account and an unknown address look alike."""
+
+    __tablename__ = "login_throttles"
+
+    email_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False,
+                                                        server_default=func.now(), index=True)

@@ -2,15 +2,25 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from evently.common.fields import not_blank
+from evently.common.fields import UtcDateTime, not_blank
 from evently.http import Schema
 
 # argon2 has no 72-byte limit, but an unbounded password is a CPU-exhaustion vector.
 PASSWORD = dict(required=True, validate=validate.Length(min=8, max=128), load_only=True)
+# What a login or a reset request may name: any text, so a malformed address is refused like an unknown one.
+ADDRESS = dict(required=True, validate=validate.Length(min=1, max=254))
+
+
+def ascii_address(value):
+    """Mail to a non-ASCII address needs SMTPUTF8 on every relay on its way, which Evently cannot
+    know at registration; refused here instead of failing at every notification."""
+    if not value.isascii():
+        raise ma.ValidationError("Use an address written in ASCII characters: mail cannot be delivered to "
+                                 "others. Give an internationalised domain in its xn-- form.")
 
 
 class RegisterSchema(Schema):
-    email = ma.fields.Email(required=True, validate=validate.Length(max=254))
+    email = ma.fields.Email(required=True, validate=[validate.Length(max=254), ascii_address])
     password = ma.fields.String(**PASSWORD)
     name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank])
 
@@ -24,8 +34,22 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = ma.fields.String(required=True, validate=validate.Length(min=1, max=254))
+    email = ma.fields.String(**ADDRESS)
     password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+
+
+class PasswordChangeSchema(Schema):
+    current_password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    new_password = ma.fields.String(**PASSWORD)
+
+
+class PasswordResetRequestSchema(Schema):
+    email = ma.fields.String(**ADDRESS)
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    password = ma.fields.String(**PASSWORD)
 
 
 class UserSchema(Schema):
@@ -33,7 +57,7 @@ class UserSchema(Schema):
     email = ma.fields.String()
     name = ma.fields.String()
     role = ma.fields.String()
-    created_at = ma.fields.AwareDateTime(format="iso")
+    created_at = UtcDateTime()
 
 
 class AuthResultSchema(Schema):
@@ -42,8 +66,17 @@ class AuthResultSchema(Schema):
     refresh_token = ma.fields.String()
 
 
-class AccessTokenSchema(Schema):
+class TokenPairSchema(Schema):
     access_token = ma.fields.String()
+    refresh_token = ma.fields.String()
+
+
+class SessionsEndedSchema(Schema):
+    ended_sessions = ma.fields.Integer(metadata={"description": "How many sessions this request ended."})
+
+
+class NoDataSchema(Schema):
+    pass
 
 
 class UserDataSchema(Schema):

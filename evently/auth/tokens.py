@@ -1,17 +1,19 @@
-"""JWT wiring: who the token belongs to, the revocation list, and the role guards."""
-from datetime import datetime, timezone
+"""JWT wiring: the claims every token must carry, who the token belongs to, whether its session
+is still live, and the role guards."""
 from functools import wraps
 
 from flask import current_app, g, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
-from sqlalchemy import bindparam, exists, select
+from flask_jwt_extended.exceptions import JWTDecodeError
+from sqlalchemy import and_, bindparam, select
 
 from evently.common.models import detached_instance
 from evently.errors import Forbidden, Unauthorized, handle_app_error
 from evently.extensions import db, jwt
 from evently.http import BEARER_AUTH, document_errors
 
-from .models import RevokedToken, User
+from .models import AuthSession, User
+from .sessions import FAMILY_CLAIM, FAMILY_ID, MAX_JTI_LENGTH
 
 
 @jwt.user_identity_loader
@@ -38,35 +40,54 @@ def user_gone(_header, _payload):
     return handle_app_error(Unauthorized("The account behind this token no longer exists."))
 
 
-# Built once: every authenticated request runs one of these, and building the
-# statement and its cache key anew was a tenth of a booking's CPU. Core, run on the
-# session's connection (its transaction): as an ORM select(User) the query took 16% of
-# a booking's sampled CPU, most of it ORM compile state and identity-map loading; now 12%,
-# of which the statement 4% and the connection's checkout 5% (README, Benchmark).
+# Built once: every authenticated request runs it, and building the statement and its cache
+# key on each request showed in the booking profile. Core, run on the session's connection (its
+# transaction), because the ORM's identity-map loading cost more than the query itself.
+# The token's session (its family) is joined in, so ending a session costs no extra round
+# trip per request: a missing family, ended or another user's, leaves `session_live` false.
 _USERS = User.__table__
-_REVOKED = exists().where(RevokedToken.__table__.c.jti == bindparam("jti")).label("revoked")
-_USER_AND_REVOKED = select(_USERS, _REVOKED).where(_USERS.c.id == bindparam("user_id"))
-_ONLY_REVOKED = select(_REVOKED)
+_SESSIONS = AuthSession.__table__
+_SESSION_LIVE = and_(_SESSIONS.c.id.is_not(None), _SESSIONS.c.revoked_at.is_(None)).label("session_live")
+_USER_AND_SESSION = (
+    select(_USERS, _SESSION_LIVE)
+    .select_from(_USERS.outerjoin(_SESSIONS, and_(_SESSIONS.c.id == bindparam("family_id"),
+                                                 _SESSIONS.c.user_id == _USERS.c.id)))
+    .where(_USERS.c.id == bindparam("user_id"))
+)
+_MAX_USER_ID = 2 ** 63 - 1
 
 
 @jwt.token_in_blocklist_loader
 def is_revoked(_header, payload):
-    """Asked before `load_user`, so it loads the token's user in the same query:
-    one round trip per authenticated request instead of two, and `load_user`
-    takes the user from `g` instead of reading it again. The user is a detached
-    instance: views and services read its columns (id, role, the profile) and
-    never write through it."""
-    try:
-        user_id = int(payload["sub"])
-    except (TypeError, ValueError):
-        user_id = None
-    connection = db.session.connection()
-    if user_id is not None:
-        row = connection.execute(_USER_AND_REVOKED, {"jti": payload["jti"], "user_id": user_id}).first()
-        if row is not None:
-            g.evently_token_user = (payload["jti"], detached_instance(User, row._mapping))
-            return row.revoked
-    return connection.execute(_ONLY_REVOKED, {"jti": payload["jti"]}).scalar()
+    """Asked before `load_user`, so it loads the token's user in the same query as its
+    session: one round trip per authenticated request, and `load_user` takes the user from
+    `g` instead of reading it again. The user is a detached instance: views and services
+    read its columns (id, role, the profile) and never write through it."""
+    user_id, family_id = checked_claims(payload)
+    row = db.session.connection().execute(_USER_AND_SESSION, {"user_id": user_id, "family_id": family_id}).first()
+    if row is None or not row.session_live:
+        return True
+    g.evently_token_user = (payload["jti"], detached_instance(User, row._mapping))
+    return False
+
+
+def checked_claims(payload):
+    """(user id, family id) of a correctly signed token, or JWTDecodeError (a 401) if it lacks
+    what every token Evently mints carries: PyJWT checks `exp` only when present, and a
+    malformed `sub`, `jti` or `fam` must be refused before it reaches a query."""
+    exp = payload.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        raise JWTDecodeError("Missing or invalid claim: exp")
+    jti = payload.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise JWTDecodeError("Missing or invalid claim: jti")
+    subject = payload.get("sub")
+    if not (isinstance(subject, str) and subject.isascii() and subject.isdigit() and int(subject) <= _MAX_USER_ID):
+        raise JWTDecodeError("Missing or invalid claim: sub")
+    family_id = payload.get(FAMILY_CLAIM)
+    if not isinstance(family_id, str) or not FAMILY_ID.fullmatch(family_id):
+        raise JWTDecodeError(f"Missing or invalid claim: {FAMILY_CLAIM}")
+    return int(subject), family_id
 
 
 @jwt.revoked_token_loader
@@ -123,7 +144,3 @@ def _may_carry_a_token():
     the CPU of a cached list hit (most public reads carry no token)."""
     config = current_app.config
     return config["JWT_TOKEN_LOCATION"] != ["headers"] or config["JWT_HEADER_NAME"] in request.headers
-
-
-def expiry_of(payload):
-    return datetime.fromtimestamp(payload["exp"], tz=timezone.utc)

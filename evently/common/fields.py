@@ -6,9 +6,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import marshmallow as ma
 
 
-def iso_utc(moment):
-    """The one timestamp format of the API: ISO 8601 in UTC with a Z (2026-12-01T19:00:00Z)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def utc_timestamp(moment):
+    """The one way Evently writes an instant: ISO 8601, UTC, whole seconds, "Z" (2026-12-01T19:00:00Z)."""
+    return moment.astimezone(timezone.utc).strftime(UTC_FORMAT)
 
 
 class UtcDateTime(ma.fields.AwareDateTime):
@@ -22,7 +25,7 @@ class UtcDateTime(ma.fields.AwareDateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return iso_utc(value)
+        return utc_timestamp(value)
 
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)

@@ -3,7 +3,7 @@ from sqlalchemy import func, select
 
 from evently.auth.models import User
 from evently.bookings.models import Booking
-from evently.common.fields import iso_utc
+from evently.common.fields import utc_timestamp
 from evently.errors import NotFound
 from evently.extensions import db
 
@@ -46,4 +46,4 @@ def _stream(query):
     # context; the request's own session (and the cursor with it) is gone by then.
     for row in db.session.execute(query.execution_options(yield_per=2000)):
         yield (row.booking_reference, row.name, row.email, row.quantity, row.status, row.source,
-               iso_utc(row.booked_at))
+               utc_timestamp(row.booked_at))

@@ -103,3 +103,15 @@ def waitlist_removed(entry, event, *, reason=None):
         body=f"The organiser of {event.title} on {_when(event)} took you off its waitlist.{because}",
         payload={"waitlistEntryId": entry.id, "eventId": event.id},
     )
+
+
+def password_reset(*, user_id, reset_id, token, minutes, url):
+    link = f"{url}{token}" if url else token
+    enqueue(
+        dedupe_key=f"password_reset:{reset_id}", user_id=user_id, kind="password_reset",
+        subject="Reset your Evently password",
+        body=f"Someone asked to reset the password of your Evently account. If it was you, use this "
+             f"within {minutes} minutes; it works once:\n\n{link}\n\n"
+             f"If it was not you, ignore this message: your password stays as it is.",
+        payload={"passwordResetId": reset_id},
+    )

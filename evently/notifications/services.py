@@ -11,7 +11,7 @@ from evently.extensions import db
 from evently.ops.metrics import NOTIFICATIONS
 
 from . import mailer
-from .models import Notification
+from .models import BLANKED_BODY, SECRET_BEARING_KINDS, Notification
 
 # Rows younger than this were just enqueued after their commit; the sweep leaves them to that task.
 SWEEP_GRACE = timedelta(seconds=10)
@@ -52,6 +52,7 @@ def deliver(*, notification_id):
         row.last_error = f"{error.__class__.__name__}: {error}"[:1000]
         if row.attempts >= current_app.config["NOTIFICATION_MAX_ATTEMPTS"]:
             row.status = "failed"
+            _blank_secret(row)
         else:
             row.next_attempt_at = utcnow() + backoff(row.attempts)
         db.session.commit()
@@ -60,9 +61,15 @@ def deliver(*, notification_id):
     row.status = "sent"
     row.sent_at = utcnow()
     row.last_error = None
+    _blank_secret(row)
     db.session.commit()
     NOTIFICATIONS.labels("sent").inc()
     return Delivery(notification_id, "sent")
+
+
+def _blank_secret(row):
+    if row.kind in SECRET_BEARING_KINDS:
+        row.body = BLANKED_BODY
 
 
 def due_notifications(limit=500):

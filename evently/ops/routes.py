@@ -1,16 +1,20 @@
-"""Liveness, readiness and Prometheus metrics (outside /api, no auth, no rate limit)."""
+"""Liveness, readiness and Prometheus metrics (outside /api, no auth, no rate limit; metrics
+only to loopback and METRICS_ALLOWED_NETWORKS)."""
 from flask import Blueprint, current_app, jsonify, request
 from prometheus_client.exposition import choose_encoder
 from sqlalchemy import text
 
 from evently.extensions import db, limiter, redis_client
 
+from . import access
 from .metrics import observe_request
 from .metrics import registry as metrics_registry
 
 blp = Blueprint("ops", __name__)
 # Counts every request of the app, not only this blueprint's.
 blp.after_app_request(observe_request)
+# A mistyped METRICS_ALLOWED_NETWORKS stops the app at start-up instead of failing each scrape.
+blp.record_once(access.parse_allowed_networks)
 
 
 @blp.get("/healthz")
@@ -35,6 +39,7 @@ def readyz():
 
 @blp.get("/metrics")
 @limiter.exempt
+@access.allowed_networks_only
 def metrics():
     # Negotiated like prometheus_client's own server: the classic 0.0.4 text
     # format unless the scraper asks for OpenMetrics.

@@ -4,7 +4,6 @@ from datetime import timedelta
 from celery import shared_task
 from sqlalchemy import delete
 
-from evently.auth.models import RevokedToken
 from evently.bookings.models import IdempotencyRecord
 from evently.common.locks import advisory_lock
 from evently.common.models import utcnow
@@ -72,12 +71,10 @@ def waiting_with_free_seats(event_ids):
 
 @shared_task(name="seats.prune", acks_late=True)
 def prune():
-    """Drop ledger rows that can no longer matter: old hold outcomes, expired
-    revoked tokens, day-old idempotency records."""
+    """Drop ledger rows that can no longer matter: old hold outcomes, day-old idempotency records."""
     now = utcnow()
     holds = db.session.execute(delete(SeatHold).where(SeatHold.created_at < now - HOLD_LEDGER_RETENTION)).rowcount
-    tokens = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount
     keys = db.session.execute(delete(IdempotencyRecord).where(
         IdempotencyRecord.created_at < now - IDEMPOTENCY_RETENTION)).rowcount
     db.session.commit()
-    return {"holds": holds, "revokedTokens": tokens, "idempotencyRecords": keys}
+    return {"holds": holds, "idempotencyRecords": keys}

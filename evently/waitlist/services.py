@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from evently.audit.log import Auditor
 from evently.auth.models import User
-from evently.common.fields import iso_utc
+from evently.common.fields import utc_timestamp
 from evently.common.models import utcnow
 from evently.errors import NotFound
 from evently.events.models import Event
@@ -96,7 +96,7 @@ def _stream_queue(event_id):
     now = utcnow()
     for entry, position, name, email in db.session.execute(_queue_rows(event_id).execution_options(yield_per=2000)):
         yield (position, name, email, entry.quantity_remaining, entry.quantity_requested, entry.allow_partial,
-               iso_utc(entry.created_at), int((now - entry.created_at).total_seconds()))
+               utc_timestamp(entry.created_at), int((now - entry.created_at).total_seconds()))
 
 
 def remove_entry(*, actor, event_id, entry_id, reason=None):

@@ -73,12 +73,12 @@ def test_a_cached_page_still_refuses_bad_tokens_and_bad_queries(client, app_ctx,
 
 def test_a_miss_with_a_token_checks_it_once(client, app_ctx, list_cache):
     """The cache checks the token before its view does; the view reuses that answer
-    instead of reading the revocation list a second time."""
+    instead of reading the token's session a second time."""
     make_event(title="Listed")
     headers = auth_headers(make_user())
     with statements_run() as statements:
         assert titles(client.get("/api/events", headers=headers)) == ["Listed"]  # a miss
-    assert sum("revoked_tokens" in statement for statement in statements) == 1
+    assert sum("auth_sessions" in statement for statement in statements) == 1
 
 
 @contextmanager

@@ -6,7 +6,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flask_jwt_extended import create_access_token
 
 from evently.extensions import db, redis_client
 from evently.seats import gate
@@ -34,7 +33,7 @@ def app_for(app, redis_url, **overrides):
 def storm(test_app, event_id, user_ids, quantities, during=None, workers=8):
     """Book from many threads; `during` runs once a quarter of the requests are answered."""
     with test_app.app_context():
-        tokens = [create_access_token(identity=str(user_id)) for user_id in user_ids]
+        tokens = [factories.access_token(user_id) for user_id in user_ids]
     answered = threading.Semaphore(0)
 
     def book(index):

@@ -11,6 +11,7 @@ from evently.extensions import db
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
 
+USER_SESSION, ADMIN_SESSION = "1" * 32, "2" * 32
 COUNTED = {"users": User, "events": Event, "bookings": Booking, "waitlist": WaitlistEntry}
 
 
@@ -62,7 +63,9 @@ def seed_world():
     bookings.book_seats(user=other, event_id=sold_out.id, quantity=2)
     bookings.book_seats(user=user, event_id=sold_out.id, quantity=1)  # joins the waitlist
     bookings.book_seats(user=other, event_id=full.id, quantity=1, join_waitlist=False)
-    world = World(user_headers=factories.auth_headers(user), admin_headers=factories.auth_headers(admin),
+    # Fixed session ids: a reseeded world (the stateful tests wipe every table) keeps the tokens valid.
+    world = World(user_headers=factories.auth_headers(user, family_id=USER_SESSION),
+                  admin_headers=factories.auth_headers(admin, family_id=ADMIN_SESSION),
                   event_id=event.id, sold_out_event_id=sold_out.id, full_event_id=full.id, draft_event_id=draft.id,
                   booking_id=booking.id)
     db.session.remove()

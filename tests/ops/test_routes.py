@@ -48,7 +48,7 @@ def test_readyz_recovers_with_the_app(client, app):
 
 
 def test_ops_routes_are_never_rate_limited(app):
-    with other_app(app, RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute") as limited:
+    with other_app(app, RATELIMIT_ENABLED=True, RATELIMIT_APPLICATION="2 per minute") as limited:
         client = limited.test_client()
         statuses = [client.get(path).status_code for path in ("/healthz", "/readyz", "/metrics") for _ in range(4)]
         api_statuses = [client.get("/api/auth/me").status_code for _ in range(3)]
@@ -58,6 +58,47 @@ def test_ops_routes_are_never_rate_limited(app):
 
 
 # --- metrics -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_metrics_are_served_to_loopback(client, app_ctx, address):
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": address}).status_code == 200
+
+
+@pytest.mark.parametrize("address", ["203.0.113.7", "10.0.0.5", "::ffff:10.0.0.5", "2001:db8::1", ""])
+def test_metrics_are_refused_to_other_addresses(client, app_ctx, address):
+    response = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "FORBIDDEN"
+    assert "evently_http_requests_total" not in response.get_data(as_text=True)
+
+
+def test_metrics_are_served_to_the_allowed_networks(app):
+    with other_app(app, METRICS_ALLOWED_NETWORKS=["10.0.0.0/8", "2001:db8::/32"]) as configured:
+        client = configured.test_client()
+        statuses = {address: client.get("/metrics", environ_base={"REMOTE_ADDR": address}).status_code
+                    for address in ("10.1.2.3", "2001:db8::1", "11.0.0.1", "127.0.0.1")}
+
+    assert statuses == {"10.1.2.3": 200, "2001:db8::1": 200, "11.0.0.1": 403, "127.0.0.1": 200}
+
+
+def test_a_forwarded_for_header_opens_metrics_only_through_a_trusted_proxy(app):
+    outside = {"X-Forwarded-For": "203.0.113.7"}
+    with other_app(app) as direct:
+        spoofing_loopback = direct.test_client().get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"},
+                                                     environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code
+    with other_app(app, TRUSTED_PROXY_COUNT=1) as proxied:
+        through_proxy = proxied.test_client().get("/metrics", headers=outside).status_code
+
+    assert spoofing_loopback == 403
+    assert through_proxy == 403  # the proxy is on loopback, the client it names is not
+
+
+def test_a_mistyped_network_stops_the_app(app):
+    with pytest.raises(ValueError):
+        with other_app(app, METRICS_ALLOWED_NETWORKS=["10.0.0.0/33"]):
+            pass
 
 
 def sample(text, name, **labels):

@@ -5,7 +5,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
 
 from evently.bookings.models import Booking
@@ -40,7 +39,7 @@ def storm_app(app, private_redis):
 
 def run_storm(storm_app, event_id, user_ids, disrupt):
     with storm_app.app_context():
-        tokens = [create_access_token(identity=str(user_id)) for user_id in user_ids]
+        tokens = [factories.access_token(user_id) for user_id in user_ids]
     done = threading.Semaphore(0)
 
     def book(index):
