@@ -62,7 +62,8 @@ class Config:
 
     SQLALCHEMY_DATABASE_URI = database_url(env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/evently"))
     SQLALCHEMY_ENGINE_OPTIONS = {
-        "pool_pre_ping": True,
+        # Only connections idle a while are pinged before use (evently/common/pool.py).
+        "pool_pre_ping": False,
         "pool_size": env_int("DB_POOL_SIZE", 10),
         "max_overflow": env_int("DB_MAX_OVERFLOW", 10),
         "pool_timeout": 5,
@@ -83,6 +84,9 @@ class Config:
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=env_int("JWT_REFRESH_DAYS", 14))
     JWT_TOKEN_LOCATION = ["headers"]
+    # How long Redis may answer "this session is live" before PostgreSQL is asked again; also the
+    # longest a session ended while Redis was unreachable can go on being accepted (evently/auth/liveness.py).
+    SESSION_CACHE_SECONDS = env_int("SESSION_CACHE_SECONDS", 300)
 
     CORS_ORIGINS = env_list("CORS_ORIGINS", "http://localhost:3000")
 
@@ -130,6 +134,11 @@ class Config:
     ANALYTICS_ROLLUP_SECONDS = env_int("ANALYTICS_ROLLUP_SECONDS", 60)
     # How long each web process reuses a rendered public event list (evently/events/list_cache.py).
     EVENT_LIST_CACHE_SECONDS = float(env("EVENT_LIST_CACHE_SECONDS", "1"))
+    # How long each process gathers the holds of committed bookings before dropping them from Redis in one
+    # batch (evently/seats/holds.py); 0 drops each at once.
+    HOLD_FINISH_LINGER_MS = env_int("HOLD_FINISH_LINGER_MS", 50)
+    # How long each web process reuses what a booking reads of an event (evently/seats/admission.py).
+    EVENT_CACHE_SECONDS = float(env("EVENT_CACHE_SECONDS", "1"))
 
     CELERY = {
         "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
@@ -170,6 +179,10 @@ class TestingConfig(Config):
     EVENTLY_ADMIN_EMAIL = None  # tests make their own admins
     # Tests read their own writes on the list; tests/events/test_list_cache.py turns it on.
     EVENT_LIST_CACHE_SECONDS = float(env("TEST_EVENT_LIST_CACHE_SECONDS", "0"))
+    # Tests read the gate right after a booking; tests/seats/test_hold_finisher.py turns batching on.
+    HOLD_FINISH_LINGER_MS = env_int("TEST_HOLD_FINISH_LINGER_MS", 0)
+    # Tests change events and book at once; tests/seats/test_event_cache.py turns it on.
+    EVENT_CACHE_SECONDS = float(env("TEST_EVENT_CACHE_SECONDS", "0"))
     LOG_LEVEL = "WARNING"
 
 

@@ -78,7 +78,7 @@ def seed(bookings):
         db.session.add(AuthSession(id=secrets.token_hex(16), user_id=admin_id, refresh_jti=str(uuid.uuid4())))
         db.session.flush()
         session = db.session.query(AuthSession).filter_by(user_id=admin_id).one()
-        token = sessions.mint(user_id=admin_id, family_id=session.id, refresh_jti=session.refresh_jti).access_token
+        token = sessions.mint(user_id=admin_id, role="admin", family_id=session.id, refresh_jti=session.refresh_jti).access_token
         db.session.commit()
         db.engine.dispose()
     return event_id, token

@@ -65,6 +65,7 @@ from sqlalchemy import text  # noqa: E402
 
 from evently import create_app  # noqa: E402
 from evently.dbsetup import ensure_database  # noqa: E402
+from evently.auth import liveness  # noqa: E402
 from evently.extensions import db, redis_client  # noqa: E402
 
 ENDPOINTS = ("POST /api/bookings", "GET /api/events", "GET /api/events/:id")
@@ -358,8 +359,9 @@ def hot_event(capacity):
 
 
 def reset_sale():
-    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox), keep accounts (with the
-    login sessions their tokens belong to) and filler events."""
+    """Forget the previous strategy's sale (bookings, waitlist, holds, outbox, gates), keep accounts
+    (with the login sessions their tokens belong to, in PostgreSQL and as their logins left them
+    in Redis) and filler events."""
     db.session.remove()
     with db.engine.begin() as connection:
         keep = {"users", "auth_sessions", "events", "alembic_version"}
@@ -367,7 +369,10 @@ def reset_sale():
         connection.execute(text(f"TRUNCATE {', '.join(others)} CASCADE"))
         connection.execute(text("DELETE FROM events WHERE title = 'Flash sale'"))
         connection.execute(text("UPDATE events SET booked_seats = 0"))
-    redis_client.flushdb()
+    sessions = liveness.key("")
+    stale = [key for key in redis_client.scan_iter(count=1000) if not key.startswith(sessions)]
+    for start in range(0, len(stale), 1000):
+        redis_client.delete(*stale[start:start + 1000])
 
 
 # ---------------------------------------------------------------- one strategy

@@ -53,6 +53,7 @@ def register_extensions(app):
     app.teardown_appcontext(close_session_safely)
     from evently.auth import tokens  # noqa: F401  registers the JWT callbacks
     from evently.common import after_commit  # noqa: F401  registers the session hooks
+    from evently.common import pool  # noqa: F401  pings pooled connections that sat idle
 
 
 def close_session_safely(_error=None):

@@ -17,6 +17,7 @@ from evently import create_app
 from evently.dbsetup import recreate_database
 from evently.extensions import db, redis_client
 from evently.notifications import relay
+from evently.seats import holds
 from tests import factories
 from tests.waiting import wait_until
 
@@ -44,6 +45,8 @@ def clean_state(app):
     yield
     # Send what the relay still holds now, so no late batch lands in the next test's broker.
     app.extensions[relay.EXTENSION].flush()
+    if app.extensions.get(holds.FINISHER) is not None:
+        app.extensions[holds.FINISHER].flush()
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as connection:

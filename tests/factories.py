@@ -5,6 +5,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from evently.auth import sessions
 from evently.auth.models import AuthSession, User
 from evently.auth.passwords import hash_password
@@ -56,11 +58,12 @@ def start_session(user, *, family_id=None):
     """A live session (token family) for `user` (a User or an id) and its tokens, as a login
     would open one. `family_id` fixes the session's id, so a test can re-create it after a wipe."""
     user_id = user if isinstance(user, int) else user.id
+    role = db.session.scalar(select(User.role).where(User.id == user_id))
     family_id = family_id or secrets.token_hex(16)
     refresh_jti = str(uuid.uuid4())
     db.session.add(AuthSession(id=family_id, user_id=user_id, refresh_jti=refresh_jti))
     db.session.commit()
-    return sessions.mint(user_id=user_id, family_id=family_id, refresh_jti=refresh_jti)
+    return sessions.mint(user_id=user_id, role=role, family_id=family_id, refresh_jti=refresh_jti)
 
 
 def access_token(user, *, family_id=None):

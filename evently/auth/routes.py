@@ -81,7 +81,7 @@ def logout_all():
 @auth_required
 @blp.response(200, envelope(UserDataSchema))
 def me():
-    return {"message": "Current user.", "data": {"user": current_user}}
+    return {"message": "Current user.", "data": {"user": services.get_user(user_id=current_user.id)}}
 
 
 @blp.post("/password")

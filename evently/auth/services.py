@@ -35,6 +35,14 @@ def normalize_email(email):
     return email.strip().lower()
 
 
+def get_user(*, user_id):
+    """The account behind a token. Raises Unauthorized if it is gone."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("The account behind this token no longer exists.")
+    return user
+
+
 def find_user_by_email(email):
     return db.session.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
 
@@ -144,8 +152,8 @@ def change_password(*, user, family_id, current_password, new_password):
     Raises Forbidden if `current_password` is wrong, the address is locked by too many
     attempts (the attempt counts against the login throttle), or the password changed while
     it was being checked (a reset wins over a change proven with the password it replaced)."""
-    email = normalize_email(user.email)
-    verified_hash = db.session.scalar(select(User.password_hash).where(User.id == user.id))
+    email, verified_hash = db.session.execute(select(User.email, User.password_hash).where(User.id == user.id)).one()
+    email = normalize_email(email)
     if not _prove_password(email, verified_hash, current_password).ok:
         raise Forbidden("The current password is incorrect.")
     throttle.clear(email)

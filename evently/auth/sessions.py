@@ -5,8 +5,10 @@ from it carries the family's id in its `fam` claim.
   and swaps it in one compare-and-set UPDATE. A refresh token of the family that is not the
   current one has been used before, by its owner or by whoever copied it; which of the two is
   unknowable, so the family ends, and both have to log in again.
-- Ending a family ends its access tokens too: every authenticated request checks the family in
-  the same query that loads the user (evently/auth/tokens.py).
+- Ending a family ends its access tokens too: every authenticated request checks the family
+  (evently/auth/liveness.py: Redis, PostgreSQL behind it).
+- Tokens carry the user's role (`role`), so a request needs no query to know it; a role
+  change reaches a user's tokens at their next refresh.
 Nothing here commits; the services in evently/auth/services.py do.
 """
 import re
@@ -22,9 +24,11 @@ from sqlalchemy import delete, func, insert, literal, or_, select, update
 from evently.common.models import utcnow
 from evently.extensions import db
 
+from . import liveness
 from .models import AuthSession, User
 
 FAMILY_CLAIM = "fam"
+ROLE_CLAIM = "role"
 FAMILY_ID = re.compile(r"[0-9a-f]{32}")
 # The column that keeps a refresh token's jti; tokens with a longer one are refused before any query.
 MAX_JTI_LENGTH = AuthSession.refresh_jti.type.length
@@ -37,14 +41,14 @@ class Tokens:
     refresh_token: str
 
 
-def mint(*, user_id, family_id, refresh_jti):
+def mint(*, user_id, role, family_id, refresh_jti):
     """An access token and the family's current refresh token."""
     identity = str(user_id)
+    claims = {FAMILY_CLAIM: family_id, ROLE_CLAIM: role}
     return Tokens(
         family_id=family_id,
-        access_token=create_access_token(identity=identity, additional_claims={FAMILY_CLAIM: family_id}),
-        refresh_token=create_refresh_token(identity=identity,
-                                           additional_claims={FAMILY_CLAIM: family_id, "jti": refresh_jti}),
+        access_token=create_access_token(identity=identity, additional_claims=claims),
+        refresh_token=create_refresh_token(identity=identity, additional_claims={**claims, "jti": refresh_jti}),
     )
 
 
@@ -58,11 +62,12 @@ def open_session(*, user_id, verified_hash):
             ["id", "user_id", "refresh_jti"],
             select(literal(family_id), User.id, literal(refresh_jti))
             .where(User.id == user_id, User.password_hash == verified_hash))
-        .returning(AuthSession.id)
-    ).scalar()
+        .returning(AuthSession.id, select(User.role).where(User.id == user_id).scalar_subquery())
+    ).first()
     if opened is None:
         return None
-    return mint(user_id=user_id, family_id=family_id, refresh_jti=refresh_jti)
+    liveness.opened(user_id=user_id, family_id=family_id)
+    return mint(user_id=user_id, role=opened[1], family_id=family_id, refresh_jti=refresh_jti)
 
 
 def rotate(*, user_id, family_id, presented_jti):
@@ -70,25 +75,29 @@ def rotate(*, user_id, family_id, presented_jti):
     `presented_jti` is not the family's current refresh token (a reuse): the family is then
     revoked, and the caller must commit that before refusing."""
     new_jti = str(uuid.uuid4())
-    rotated = db.session.execute(
+    # The role is read afresh here: a refresh is where a changed role reaches the user's tokens.
+    role = db.session.execute(
         update(AuthSession)
         .where(AuthSession.id == family_id, AuthSession.user_id == user_id,
                AuthSession.refresh_jti == presented_jti, AuthSession.revoked_at.is_(None))
         .values(refresh_jti=new_jti, last_used_at=func.now())
-        .returning(AuthSession.id)
+        .returning(select(User.role).where(User.id == user_id).scalar_subquery())
     ).scalar()
-    if rotated is None:
+    if role is None:
         revoke(family_id=family_id, reason="refresh_reuse")
         return None
-    return mint(user_id=user_id, family_id=family_id, refresh_jti=new_jti)
+    liveness.opened(user_id=user_id, family_id=family_id)
+    return mint(user_id=user_id, role=role, family_id=family_id, refresh_jti=new_jti)
 
 
 def revoke(*, family_id, reason):
     """End one family; returns 1, or 0 if it had ended already."""
-    return db.session.execute(
+    ended = db.session.execute(
         update(AuthSession).where(AuthSession.id == family_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=func.now(), revoked_reason=reason)
-    ).rowcount
+        .values(revoked_at=func.now(), revoked_reason=reason).returning(AuthSession.id)
+    ).scalars().all()
+    liveness.ended(ended)
+    return len(ended)
 
 
 def revoke_all(*, user_id, reason, keep=None):
@@ -96,7 +105,10 @@ def revoke_all(*, user_id, reason, keep=None):
     statement = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
     if keep is not None:
         statement = statement.where(AuthSession.id != keep)
-    return db.session.execute(statement.values(revoked_at=func.now(), revoked_reason=reason)).rowcount
+    ended = db.session.execute(statement.values(revoked_at=func.now(), revoked_reason=reason)
+                               .returning(AuthSession.id)).scalars().all()
+    liveness.ended(ended)
+    return len(ended)
 
 
 # Ended families stay this long for whoever investigates a "refresh_reuse"; nothing depends on them.

@@ -1,19 +1,19 @@
-"""JWT wiring: the claims every token must carry, who the token belongs to, whether its session
-is still live, and the role guards."""
+"""JWT wiring: the claims every token must carry, who the token belongs to (its id and role, from
+the claims), whether its session is still live, and the role guards."""
+from dataclasses import dataclass
 from functools import wraps
 
-from flask import current_app, g, request
+from flask import current_app, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTDecodeError
-from sqlalchemy import and_, bindparam, select
 
-from evently.common.models import detached_instance
 from evently.errors import Forbidden, Unauthorized, handle_app_error
-from evently.extensions import db, jwt
+from evently.extensions import jwt
 from evently.http import BEARER_AUTH, document_errors
 
-from .models import AuthSession, User
-from .sessions import FAMILY_CLAIM, FAMILY_ID, MAX_JTI_LENGTH
+from . import liveness
+from .models import ROLES, User
+from .sessions import FAMILY_CLAIM, FAMILY_ID, MAX_JTI_LENGTH, ROLE_CLAIM
 
 
 @jwt.user_identity_loader
@@ -23,13 +23,21 @@ def user_identity(user):
 
 @jwt.user_lookup_loader
 def load_user(_header, payload):
-    found = g.pop("evently_token_user", None)
-    if found is not None and found[0] == payload["jti"]:
-        return found[1]
-    try:
-        return db.session.get(User, int(payload["sub"]))
-    except (TypeError, ValueError):
-        return None
+    """The caller as the token tells it: its id and role, no query (the profile is read where
+    a view shows it). `is_revoked` has checked the claims and the session before this runs."""
+    return Caller(id=int(payload["sub"]), role=payload[ROLE_CLAIM])
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a request, from its access token."""
+
+    id: int
+    role: str
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
 
 
 # flask-jwt-extended calls these loaders from inside its own Flask error
@@ -40,35 +48,16 @@ def user_gone(_header, _payload):
     return handle_app_error(Unauthorized("The account behind this token no longer exists."))
 
 
-# Built once: every authenticated request runs it, and building the statement and its cache
-# key on each request showed in the booking profile. Core, run on the session's connection (its
-# transaction), because the ORM's identity-map loading cost more than the query itself.
-# The token's session (its family) is joined in, so ending a session costs no extra round
-# trip per request: a missing family, ended or another user's, leaves `session_live` false.
-_USERS = User.__table__
-_SESSIONS = AuthSession.__table__
-_SESSION_LIVE = and_(_SESSIONS.c.id.is_not(None), _SESSIONS.c.revoked_at.is_(None)).label("session_live")
-_USER_AND_SESSION = (
-    select(_USERS, _SESSION_LIVE)
-    .select_from(_USERS.outerjoin(_SESSIONS, and_(_SESSIONS.c.id == bindparam("family_id"),
-                                                 _SESSIONS.c.user_id == _USERS.c.id)))
-    .where(_USERS.c.id == bindparam("user_id"))
-)
 _MAX_USER_ID = 2 ** 63 - 1
 
 
 @jwt.token_in_blocklist_loader
 def is_revoked(_header, payload):
-    """Asked before `load_user`, so it loads the token's user in the same query as its
-    session: one round trip per authenticated request, and `load_user` takes the user from
-    `g` instead of reading it again. The user is a detached instance: views and services
-    read its columns (id, role, the profile) and never write through it."""
+    """Whether the token's session has ended (or the token lacks what Evently's tokens carry).
+    One Redis read per authenticated request; PostgreSQL only on a miss or while Redis is down
+    (evently/auth/liveness.py)."""
     user_id, family_id = checked_claims(payload)
-    row = db.session.connection().execute(_USER_AND_SESSION, {"user_id": user_id, "family_id": family_id}).first()
-    if row is None or not row.session_live:
-        return True
-    g.evently_token_user = (payload["jti"], detached_instance(User, row._mapping))
-    return False
+    return not liveness.is_live(user_id=user_id, family_id=family_id)
 
 
 def checked_claims(payload):
@@ -87,6 +76,8 @@ def checked_claims(payload):
     family_id = payload.get(FAMILY_CLAIM)
     if not isinstance(family_id, str) or not FAMILY_ID.fullmatch(family_id):
         raise JWTDecodeError(f"Missing or invalid claim: {FAMILY_CLAIM}")
+    if payload.get(ROLE_CLAIM) not in ROLES:
+        raise JWTDecodeError(f"Missing or invalid claim: {ROLE_CLAIM}")
     return int(subject), family_id
 
 

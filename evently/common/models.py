@@ -1,5 +1,6 @@
 """Column helpers shared by every model."""
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from functools import lru_cache
 
 from sqlalchemy import DateTime, func, inspect
@@ -21,6 +22,13 @@ class TimestampMixin:
 def mapped_columns(model):
     """(attribute key, column name) of every mapped column of `model`."""
     return tuple((attr.key, attr.columns[0].name) for attr in inspect(model).column_attrs)
+
+
+def plain_record(model, row, prefix=""):
+    """A `model`'s columns from a Core row (named `prefix` + column name) as a plain object with
+    those attributes: what an answer is dumped from, for a row the caller will not touch
+    through the ORM. Cheaper to build than even a detached instance (no instrumentation)."""
+    return SimpleNamespace(**{key: row[prefix + name] for key, name in mapped_columns(model)})
 
 
 def detached_instance(model, row, prefix=""):

@@ -16,34 +16,20 @@ stale number. The admin view (`status=`) is never cached.
 Per process rather than in Redis: a hit then costs no round trip at all, and a
 Redis outage cannot turn into errors on the list.
 """
-import threading
 from functools import wraps
 
-from cachetools import TTLCache
 from flask import current_app, request
 
 from evently.auth.tokens import optional_user
+from evently.common.ttl_cache import LockedTTLCache
 
 MAX_PAGES = 512  # distinct (filter, sort, page) combinations kept per process
 
 
-class ListCache:
-    def __init__(self, seconds):
-        self._pages = TTLCache(maxsize=MAX_PAGES, ttl=seconds)
-        self._lock = threading.Lock()  # TTLCache is not thread-safe (gthread workers)
-
-    def get(self, key):
-        with self._lock:
-            return self._pages.get(key)
-
-    def put(self, key, body):
-        with self._lock:
-            self._pages[key] = body
-
-
 def init_app(app):
     seconds = app.config["EVENT_LIST_CACHE_SECONDS"]
-    app.extensions["evently_list_cache"] = ListCache(seconds) if seconds > 0 else None
+    app.extensions["evently_list_cache"] = LockedTTLCache(seconds=seconds, max_entries=MAX_PAGES) if seconds > 0 \
+        else None
 
 
 def serve_public_page(view):

@@ -43,6 +43,9 @@ class Event(TimestampMixin, db.Model):
     max_per_user: Mapped[int | None] = mapped_column(Integer)
     # While paused, free seats are held for the queue and nobody is promoted (an organiser's hand).
     waitlist_paused: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # Raised by every admin change of the event (never by bookings): a booking decided on a copy
+    # of the event commits only if the event is still at that revision (evently/seats/writer.py).
+    revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # This event's incarnation: its Redis seat gate is keyed by it (evently/seats/gate.py), so a gate
     # left in Redis by another database, or by an earlier event with the same id, is never used.

@@ -11,7 +11,7 @@ from evently.common.db import transaction
 from evently.common.models import detached_instance
 from evently.errors import EventCancelled, EventHasBookings, Forbidden, NotFound, Unauthorized, ValidationError
 from evently.extensions import db
-from evently.seats import cancellation, gate, release
+from evently.seats import admission, cancellation, gate, release
 from evently.seats.locking import lock_event
 from evently.waitlist.models import WaitlistEntry
 
@@ -161,8 +161,10 @@ def update_event(*, actor, event_id, **changes):
                 changes[field] = changes[field].strip()
         for field, value in changes.items():
             setattr(event, field, value)
+        event.revision += 1  # bookings decided on an older copy of the event are decided again
         Auditor(actor_id=actor.id).record(action="event.update", subject_type="event", subject_id=event.id,
                                           event_id=event.id, before=before, after=snapshot(event, before))
+    admission.forget_event(event_id)  # this process's copy; the others' expire within EVENT_CACHE_SECONDS
     return present([event])[0]
 
 

@@ -12,13 +12,7 @@ before their ids arrive, and the periodic sweep (`notifications.sweep`)
 delivers every pending row whose id never made it to the broker: the process
 died before its flush, or the broker was down.
 """
-import atexit
-import logging
-import os
-import threading
-import time
-
-log = logging.getLogger(__name__)
+from evently.common.batcher import Batcher
 
 EXTENSION = "evently.relay"
 
@@ -32,51 +26,12 @@ def submit(app, notification_id):
     app.extensions[EXTENSION].submit(notification_id)
 
 
-class Relay:
-    """One per app and process: pending ids, and the thread that sends them."""
+class Relay(Batcher):
+    """One per app and process: the ids of committed notifications, sent as delivery tasks."""
 
-    def __init__(self, app, linger):
-        self.app = app
-        self.linger = linger
-        self._pending = []
-        self._lock = threading.Lock()  # guards _pending
-        self._sending = threading.Lock()  # one flush at a time: a flush returns only after earlier sends
-        self._wake = threading.Event()
-        self._owner_pid = None  # the process whose thread serves this relay
+    name = "evently-notification-relay"
 
-    def submit(self, notification_id):
-        with self._lock:
-            self._pending.append(notification_id)
-            self._start_thread_once()
-        self._wake.set()
-
-    def flush(self):
-        """Send every pending id now; returns how many were handed to the broker."""
+    def send(self, ids):
         from evently.notifications.tasks import enqueue_deliveries
 
-        with self._sending:
-            with self._lock:
-                ids, self._pending = self._pending, []
-            if not ids:
-                return 0
-            with self.app.app_context():
-                return enqueue_deliveries(ids)
-
-    def _start_thread_once(self):
-        # A forked child (a gunicorn worker of a preloaded app) inherits the
-        # relay but not its thread, so ownership is per process.
-        if self._owner_pid == os.getpid():
-            return
-        self._owner_pid = os.getpid()
-        threading.Thread(target=self._run, name="evently-notification-relay", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _run(self):
-        while True:
-            self._wake.wait()
-            time.sleep(self.linger)  # let the ids of concurrent commits join this batch
-            self._wake.clear()  # before taking the ids: a later submit wakes the next round
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the thread must outlive any one failure; the sweep covers it
-                log.exception("notification relay flush failed")
+        return enqueue_deliveries(ids)

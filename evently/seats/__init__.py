@@ -18,8 +18,10 @@ and call in here; this package imports only models and common helpers.
 
 
 def init_app(app):
-    """Resolve the admission strategy once, at start-up (BOOKING_STRATEGY: redis | pglock)."""
-    from .admission import EXTENSION, GatedAdmission
+    """Resolve the admission strategy once, at start-up (BOOKING_STRATEGY: redis | pglock), and
+    give the app its per-process copies of events (EVENT_CACHE_SECONDS) and its hold finisher."""
+    from . import holds
+    from .admission import EXTENSION, GatedAdmission, init_event_cache
     from .rowlock import RowLockAdmission
 
     strategies = {"redis": GatedAdmission, "pglock": RowLockAdmission}
@@ -27,3 +29,5 @@ def init_app(app):
     if name not in strategies:
         raise RuntimeError(f"BOOKING_STRATEGY must be one of {sorted(strategies)}, not {name!r}")
     app.extensions[EXTENSION] = strategies[name]()
+    init_event_cache(app)
+    holds.init_app(app)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from evently.bookings.models import Booking
 from evently.common.models import utcnow
+from evently.common.ttl_cache import LockedTTLCache
 from evently.errors import (AlreadyWaitlisted, EventNotBookable, EventStarted, NotFound, PerUserLimit, SeatsAvailable,
                             SoldOut, Unavailable, ValidationError)
 from evently.events.models import Event
@@ -56,15 +57,43 @@ class HoldExpired(Unavailable):
 # statement run on the session's connection (the same transaction): an ORM load here
 # would cost more than the rest of the read.
 _EVENTS = Event.__table__.c
-_BOOKABLE_COLUMNS = select(_EVENTS.id, _EVENTS.gate_token, _EVENTS.title, _EVENTS.status, _EVENTS.starts_at,
-                           _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.max_per_user, _EVENTS.price,
-                           _EVENTS.currency).where(_EVENTS.id == bindparam("event_id"))
+_BOOKABLE_COLUMNS = select(_EVENTS.id, _EVENTS.gate_token, _EVENTS.revision, _EVENTS.title, _EVENTS.status,
+                           _EVENTS.starts_at, _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.max_per_user,
+                           _EVENTS.price, _EVENTS.currency).where(_EVENTS.id == bindparam("event_id"))
+EVENT_CACHE = "evently.bookable_events"
+
+
+def init_event_cache(app):
+    """Each process keeps what a booking reads of an event for EVENT_CACHE_SECONDS: a flash
+    sale's bookings then read no event row at all. A copy can be that old, so every write
+    checks the event's revision under the row lock (writer.py) and a changed event is read
+    again and decided anew; only answers that write nothing (a 400 for too many seats, a 404
+    just after publishing) can reflect an event up to that old."""
+    seconds = app.config["EVENT_CACHE_SECONDS"]
+    app.extensions[EVENT_CACHE] = LockedTTLCache(seconds=seconds, max_entries=10_000) if seconds > 0 else None
+
+
+def _event_copy(event_id):
+    cache = current_app.extensions.get(EVENT_CACHE)
+    event = cache.get(event_id) if cache is not None else None
+    if event is None:
+        event = db.session.connection().execute(_BOOKABLE_COLUMNS, {"event_id": event_id}).first()
+        if event is not None and cache is not None:
+            cache.put(event_id, event)
+    return event
+
+
+def forget_event(event_id):
+    """Drop this process's copy of an event (it changed)."""
+    cache = current_app.extensions.get(EVENT_CACHE)
+    if cache is not None:
+        cache.forget(event_id)
 
 
 def bookable_event(event_id, *, quantity):
     """The event's booking columns if `quantity` can be asked of it now. Raises NotFound,
     EventNotBookable, EventStarted, ValidationError (over the per-booking limit or the capacity)."""
-    event = db.session.connection().execute(_BOOKABLE_COLUMNS, {"event_id": event_id}).first()
+    event = _event_copy(event_id)
     if event is None or event.status == "draft":
         raise NotFound("Event not found.")
     if event.status != "published":
@@ -86,13 +115,18 @@ def admit(*, user_id, event_id, quantity, allow_partial=True, join_waitlist=True
     the recording transaction, before its commit (the idempotency record is written
     there, so a key and its outcome commit together). Raises NotFound, EventNotBookable,
     EventStarted, ValidationError, SeatsAvailable, SoldOut, AlreadyWaitlisted, Unavailable."""
-    # The read transaction stays open across the Redis call and becomes the write transaction:
+    # A read transaction stays open across the Redis call and becomes the write transaction:
     # having only read (READ COMMITTED), it holds no row locks, so it blocks nobody.
-    event = bookable_event(event_id, quantity=quantity)
-    within_per_user_cap(event, user_id=user_id, adding=quantity)  # early, before any seat is taken
     strategy = current_app.extensions[EXTENSION]
-    return strategy.admit(user_id=user_id, event=event, quantity=quantity, allow_partial=allow_partial,
-                          join_waitlist=join_waitlist, mode=mode, on_recorded=on_recorded)
+    for _attempt in range(2):
+        event = bookable_event(event_id, quantity=quantity)
+        within_per_user_cap(event, user_id=user_id, adding=quantity)  # early, before any seat is taken
+        try:
+            return strategy.admit(user_id=user_id, event=event, quantity=quantity, allow_partial=allow_partial,
+                                  join_waitlist=join_waitlist, mode=mode, on_recorded=on_recorded)
+        except writer.EventChanged:
+            forget_event(event_id)  # an admin changed it since this copy: read it again, decide again
+    raise Unavailable("The event is being changed; please retry.")
 
 
 class GatedAdmission:
@@ -103,13 +137,13 @@ class GatedAdmission:
         for attempt in range(2):
             decision = gate.take(event, hold_id=hold_id, quantity=quantity, mode=mode,
                                  allow_partial=allow_partial, join_waitlist=join_waitlist)
-            refuse_if_nothing(decision, event_id=event.id)
+            refuse_if_nothing(decision, event=event)
             try:
                 admission = record(event=event, user_id=user_id, hold_id=hold_id, requested=quantity,
                                    decision=decision, allow_partial=allow_partial, on_recorded=on_recorded)
             except writer.GuardRejected:
                 holds.release_hold(event, hold_id=hold_id)
-                closed = writer.refusal(event.id)
+                closed = writer.refusal(event)
                 db.session.rollback()
                 if closed is not None:
                     raise closed from None
@@ -127,16 +161,16 @@ class GatedAdmission:
             except BaseException:
                 holds.release_hold(event, hold_id=hold_id)
                 raise
-            holds.finish_hold(event, hold_id=hold_id)
+            holds.finish_soon(event, hold_id=hold_id)
             settled(admission, decision.serve, event_id=event.id)
             return admission
         raise Unavailable("Seat availability is being corrected; please retry.")
 
 
-def refuse_if_nothing(decision, *, event_id):
+def refuse_if_nothing(decision, *, event):
     """Raise what a decision that records nothing answers: SeatsAvailable, SoldOut, or why the event is closed."""
     if decision.status == "CLOSED":
-        raise writer.refusal(event_id) or EventNotBookable()
+        raise writer.refusal(event) or EventNotBookable()
     if decision.status == "SEATS_AVAILABLE":
         raise SeatsAvailable(details={"availableSeats": decision.available})
     if decision.taken == 0 and not decision.waitlisted:

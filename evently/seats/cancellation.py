@@ -48,6 +48,7 @@ def remove_event(*, event_id, auditor=None):
         ref, before = gate.EventRef(event.id, event.gate_token), {"status": event.status}
         if _anyone_ever(event):
             event.status = "cancelled"
+            event.revision += 1
             job = open_job(event)
             gate.tolerating_redis_down(gate.close, ref)
             _audit(auditor, "event.cancel", event_id, before=before, after={"status": "cancelled", "jobId": job.id})

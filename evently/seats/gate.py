@@ -96,6 +96,17 @@ def finish(event, *, hold_id):
     redis_client.hdel(key(event), f"h:{hold_id}")
 
 
+def finish_all(holds):
+    """Forget many finished holds, given as (gate key, hold id) pairs, in one pipelined round trip."""
+    fields = {}
+    for gate_key, hold_id in holds:
+        fields.setdefault(gate_key, []).append(f"h:{hold_id}")
+    pipe = redis_client.pipeline(transaction=False)
+    for gate_key, names in fields.items():
+        pipe.hdel(gate_key, *names)
+    pipe.execute()
+
+
 def unwait(event, *, entry_key):
     """The waitlist entry with this gate key no longer waits."""
     return int(script("unwait")(keys=[key(event)], args=[entry_key]))

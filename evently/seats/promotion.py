@@ -12,6 +12,7 @@ cannot cover them whole; entries behind them that can be served are served,
 so freed seats never sit idle while someone could use them.
 """
 import logging
+from collections import namedtuple
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -53,6 +54,9 @@ class PromotionReport:
 
     def as_dict(self):
         return {"eventId": self.event_id, "promoted": len(self.promotions), "seats": self.seats, "more": self.more}
+
+
+EventCopy = namedtuple("EventCopy", "id revision")
 
 
 class _Retry(Exception):
@@ -184,6 +188,7 @@ def _promote_next(event_id, step):
                            seats_freed_at=step.seats_freed_at)
     # Plain values: the commit or a rollback below expires `event` and `entry`.
     ref, entry_key = gate.EventRef(event.id, event.gate_token), entry.gate_key
+    event_copy = EventCopy(event.id, event.revision)
     try:
         written = writer.write(event=event, user_id=entry.user_id, hold_id=hold_id, taken=decision.taken,
                                served=served)
@@ -205,7 +210,7 @@ def _promote_next(event_id, step):
     except writer.GuardRejected:
         db.session.rollback()
         holds.release_hold(ref, hold_id=hold_id)
-        if writer.refusal(ref.id) is None:  # capacity, not a closed event: the gate was wrong
+        if writer.refusal(event_copy) is None:  # capacity, not a closed or changed event: the gate was wrong
             GUARD_REJECTIONS.inc()
             reconcile.reconcile_event(ref.id)
         db.session.rollback()

@@ -10,7 +10,7 @@ from evently.errors import SeatsAvailable
 from evently.extensions import db
 from evently.waitlist.models import WaitlistEntry, fits
 
-from . import holds
+from . import holds, writer
 from .admission import record, refuse_if_nothing, settled
 from .gate import Decision
 from .locking import lock_event
@@ -31,12 +31,18 @@ class RowLockAdmission:
                 taken = 0
         decision = Decision("OK", taken, join_waitlist and taken < quantity, free - taken)
         try:
-            refuse_if_nothing(decision, event_id=event.id)
+            refuse_if_nothing(decision, event=event)
         except Exception:
             db.session.rollback()
             raise
-        admission = record(event=event, user_id=user_id, hold_id=holds.new_hold_id(), requested=quantity,
-                           decision=decision, allow_partial=allow_partial, on_recorded=on_recorded)
+        try:
+            admission = record(event=event, user_id=user_id, hold_id=holds.new_hold_id(), requested=quantity,
+                               decision=decision, allow_partial=allow_partial, on_recorded=on_recorded)
+        except writer.GuardRejected:
+            # Under the row lock only a changed or closed event refuses the write (never capacity).
+            refused = writer.refusal(event)
+            db.session.rollback()
+            raise (refused or writer.EventChanged()) from None
         settled(admission, queue_claims_after(admission, event.id, free - taken), event_id=event.id)
         return admission
 

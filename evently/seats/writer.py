@@ -28,7 +28,7 @@ from sqlalchemy import select, text
 from evently.bookings.models import Booking
 from evently.common.db import constraint_name
 from evently.common.ids import booking_reference
-from evently.common.models import detached_instance, mapped_columns, utcnow
+from evently.common.models import mapped_columns, plain_record, utcnow
 from evently.errors import EventNotBookable, EventStarted, NotFound
 from evently.events.models import Event
 from evently.extensions import db
@@ -37,8 +37,13 @@ from evently.waitlist.models import WaitlistEntry
 
 
 class GuardRejected(Exception):
-    """PostgreSQL refused the seats: the event's capacity is used up (the gate was wrong),
-    or the event closed meanwhile (`refusal` tells which)."""
+    """PostgreSQL refused the seats: the event's capacity is used up (the gate was wrong), the
+    event closed meanwhile, or it changed since the copy the decision was made on (`refusal`
+    tells which)."""
+
+
+class EventChanged(Exception):
+    """An admin changed the event after the copy a booking was decided on: decide again."""
 
 
 class EntryChanged(Exception):
@@ -73,8 +78,8 @@ class Served:
 
 @dataclass(frozen=True)
 class Written:
-    booking: Booking | None
-    entry: WaitlistEntry | None
+    booking: object | None  # the new booking's columns (evently.common.models.plain_record)
+    entry: object | None  # the new waitlist entry's columns, and its `position`
     notification_id: int | None  # the booking's notice in the outbox, to deliver after commit
 
 
@@ -84,7 +89,7 @@ def write(*, event, user_id, hold_id, taken, waiting=0, allow_partial=True, queu
     (source `waitlist` when `served` is the entry a promotion serves, else `direct`) with
     its notice, and/or a waitlist entry for `waiting` seats with the gate's `queue_seq`
     and `position` (without a queue_seq, the entry goes to the back of the queue).
-    `event` needs id, title, starts_at, price and currency.
+    `event` needs id, revision, title, starts_at, price and currency.
     Raises GuardRejected (see `refusal`), EntryChanged, IntegrityError (see `conflict`)."""
     statement = _statement(bool(taken), bool(waiting), served is not None)
     reference = notice = None
@@ -92,7 +97,7 @@ def write(*, event, user_id, hold_id, taken, waiting=0, allow_partial=True, queu
         reference = booking_reference()
         notice = _notice(event, reference, taken, served)
     row = db.session.connection().execute(statement, {
-        "hold_id": hold_id, "event_id": event.id, "user_id": user_id, "taken": taken,
+        "hold_id": hold_id, "event_id": event.id, "revision": event.revision, "user_id": user_id, "taken": taken,
         "unit_price": event.price, "total_amount": event.price * taken, "currency": event.currency,
         "reference": reference, "waiting": waiting, "allow_partial": allow_partial, "queue_seq": queue_seq,
         "entry_id": served.entry_id if served else None,
@@ -103,10 +108,10 @@ def write(*, event, user_id, hold_id, taken, waiting=0, allow_partial=True, queu
         raise GuardRejected()
     if served is not None and row["served_remaining"] is None:
         raise EntryChanged()
-    booking = detached_instance(Booking, row, "b_") if taken else None
+    booking = plain_record(Booking, row, "b_") if taken else None
     entry = None
     if waiting:
-        entry = detached_instance(WaitlistEntry, row, "e_")
+        entry = plain_record(WaitlistEntry, row, "e_")
         entry.position = position
     return Written(booking=booking, entry=entry, notification_id=row["notification_id"] if taken else None)
 
@@ -125,16 +130,20 @@ def _notice(event, reference, taken, served):
             "notice_extra": simplejson.dumps(extra)}
 
 
-def refusal(event_id):
-    """After a GuardRejected and the rollback: the error to answer if the event closed
-    (NotFound, EventNotBookable, EventStarted), or None if capacity was the reason."""
-    event = db.session.execute(select(Event.status, Event.starts_at).where(Event.id == event_id)).one_or_none()
-    if event is None:
+def refusal(event):
+    """After a GuardRejected and the rollback, for the event as the decision saw it: the error
+    to answer if the event closed (NotFound, EventNotBookable, EventStarted), EventChanged if
+    it changed since, or None if capacity was the reason (the gate was wrong)."""
+    now = db.session.execute(select(Event.status, Event.starts_at, Event.revision)
+                             .where(Event.id == event.id)).one_or_none()
+    if now is None:
         return NotFound("Event not found.")
-    if event.status != "published":
-        return EventNotBookable("This event is cancelled." if event.status == "cancelled" else None)
-    if event.starts_at <= utcnow():
+    if now.status != "published":
+        return EventNotBookable("This event is cancelled." if now.status == "cancelled" else None)
+    if now.starts_at <= utcnow():
         return EventStarted()
+    if now.revision != event.revision:
+        return EventChanged()
     return None
 
 
@@ -142,8 +151,9 @@ def _returned(alias, model, prefix):
     return ", ".join(f"{alias}.{name} AS {prefix}{name}" for _key, name in mapped_columns(model))
 
 
-# The event is open for seats: published and not started (now() is the transaction's start).
-_OPEN = "status = 'published' AND starts_at > now()"
+# The event is open for seats, published and not started (now() is the transaction's start),
+# and still as the decision saw it.
+_OPEN = "status = 'published' AND starts_at > now() AND revision = :revision"
 
 
 @lru_cache(maxsize=None)

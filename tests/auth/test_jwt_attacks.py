@@ -61,6 +61,8 @@ SIGNED_BUT_MALFORMED = {
     "unknown-session": lambda claims: {**claims, "fam": "f" * 32},
     "malformed-session": lambda claims: {**claims, "fam": "' OR 1=1 --"},
     "huge-subject": lambda claims: {**claims, "sub": "9" * 40},
+    "no-role": lambda claims: {key: value for key, value in claims.items() if key != "role"},
+    "unknown-role": lambda claims: {**claims, "role": "superuser"},
 }
 ATTACKS = ["alg-none", "alg-none-with-signature", "wrong-secret", "other-algorithm-right-secret", "expired",
            "tampered-payload", "non-numeric-subject", "unknown-subject", "garbage",

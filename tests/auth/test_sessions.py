@@ -6,8 +6,9 @@ import pytest
 from flask_jwt_extended import decode_token
 from sqlalchemy import select
 
+from evently.auth import liveness
 from evently.auth.models import AuthSession
-from evently.extensions import db
+from evently.extensions import db, redis_client
 from tests import factories
 from tests.variants import other_app
 
@@ -200,13 +201,82 @@ def test_logout_all_needs_an_access_token(client, user):
 
 
 def test_a_session_is_refused_once_its_row_is_gone(client, user):
-    """A missing session counts as ended: rows may be pruned without reopening anything."""
+    """A missing session counts as ended: rows may be pruned without reopening anything. (Rows
+    are deleted only long after their tokens expired; a row deleted by hand is noticed once its
+    cached "live" expires, SESSION_CACHE_SECONDS at most: here that moment is forced.)"""
     tokens = login(client, user)
+    family_id = decode_token(tokens["accessToken"])["fam"]
     db.session.delete(session_of(tokens["accessToken"]))
     db.session.commit()
+    redis_client.delete(liveness.key(family_id))
 
     assert_401(client.get("/api/auth/me", headers=bearer(tokens["accessToken"])))
     assert_401(refresh(client, tokens["refreshToken"]))
+
+
+# --- the session check: Redis, PostgreSQL behind it ----------------------------------------
+
+
+def statements_during(request):
+    """The SQL statements a request runs."""
+    from sqlalchemy import event as sa_event
+
+    seen = []
+    listener = lambda _conn, _cursor, statement, *_args: seen.append(statement)  # noqa: E731
+    sa_event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        response = request()
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", listener)
+    return response, seen
+
+
+def test_a_live_session_is_checked_in_redis_alone(client, user):
+    tokens = login(client, user)
+
+    response, statements = statements_during(
+        lambda: client.post("/api/bookings", json={"eventId": 424242, "quantity": 1},
+                            headers=bearer(tokens["accessToken"])))
+
+    assert response.status_code == 404  # authenticated, then the event is unknown
+    assert not [statement for statement in statements if "auth_sessions" in statement or "FROM users" in statement]
+    assert redis_client.get(liveness.key(decode_token(tokens["accessToken"])["fam"])) == f"live:{user.id}"
+
+
+def test_a_session_ended_is_refused_at_once_though_redis_said_live(client, user):
+    tokens = login(client, user)
+    family_id = decode_token(tokens["accessToken"])["fam"]
+    assert redis_client.get(liveness.key(family_id)) == f"live:{user.id}"
+
+    assert client.post("/api/auth/logout", headers=bearer(tokens["accessToken"])).status_code == 200
+
+    assert redis_client.get(liveness.key(family_id)) == "ended"
+    assert_401(client.get("/api/auth/me", headers=bearer(tokens["accessToken"])))
+
+
+def test_a_cache_miss_reads_postgresql_and_never_revives_an_ended_session(client, app_ctx, user):
+    tokens = login(client, user)
+    family_id = decode_token(tokens["accessToken"])["fam"]
+    redis_client.delete(liveness.key(family_id))  # expired, or Redis was flushed
+
+    assert works(client, tokens)  # read through from PostgreSQL, and cached again
+    assert redis_client.get(liveness.key(family_id)) == f"live:{user.id}"
+
+    # A read-through that read "live" just before the session ended must not overwrite the tombstone.
+    liveness._end([family_id])
+    liveness._remember(family_id, f"live:{user.id}", only_if_absent=True)
+    assert redis_client.get(liveness.key(family_id)) == "ended"
+
+
+def test_with_redis_down_sessions_are_checked_in_postgresql(app, user):
+    from tests.variants import DEAD_REDIS
+
+    with other_app(app, REDIS_URL=DEAD_REDIS, REDIS_RETRIES=0) as broken:
+        client = broken.test_client()
+        tokens = login(client, user)
+        assert client.get("/api/auth/me", headers=bearer(tokens["accessToken"])).status_code == 200
+        assert client.post("/api/auth/logout", headers=bearer(tokens["accessToken"])).status_code == 200
+        assert_401(client.get("/api/auth/me", headers=bearer(tokens["accessToken"])))
 
 
 # --- password change -----------------------------------------------------------------------
@@ -270,3 +340,18 @@ def test_wrong_current_passwords_count_against_the_login_throttle(app, client, u
     assert statuses == [403, 403]
     assert right_but_locked.status_code == 403
     assert_401(client.post("/api/auth/login", json={"email": user.email, "password": factories.PASSWORD}))
+
+
+def test_the_role_travels_in_the_token_and_a_refresh_reads_it_afresh(client, app_ctx, user):
+    tokens = login(client, user)
+    assert decode_token(tokens["accessToken"])["role"] == "user"
+    event_body = {"title": "T", "venue": "V", "startsAt": "2031-01-01T19:00:00Z", "endsAt": "2031-01-01T22:00:00Z",
+                  "capacity": 5, "price": 1}
+    assert client.post("/api/events", json=event_body, headers=bearer(tokens["accessToken"])).status_code == 403
+
+    user.role = "admin"  # no API demotes or promotes; an operator's change reaches tokens at their next refresh
+    db.session.commit()
+    refreshed = refresh(client, tokens["refreshToken"]).get_json()["data"]
+
+    assert decode_token(refreshed["accessToken"])["role"] == "admin"
+    assert client.post("/api/events", json=event_body, headers=bearer(refreshed["accessToken"])).status_code == 201

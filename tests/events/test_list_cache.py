@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from evently.events.list_cache import ListCache
+from evently.common.ttl_cache import LockedTTLCache
 from evently.extensions import db
 from tests.factories import auth_headers, make_event, make_user
 
@@ -15,7 +15,7 @@ TTL = 0.5
 
 @pytest.fixture
 def list_cache(app, monkeypatch):
-    cache = ListCache(TTL)
+    cache = LockedTTLCache(seconds=TTL, max_entries=512)
     monkeypatch.setitem(app.extensions, "evently_list_cache", cache)
     return cache
 
