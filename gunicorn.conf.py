@@ -53,3 +53,12 @@ def on_exit(server):
     from evently.ops import multiproc
 
     multiproc.cleanup(server.metrics_dir)
+
+
+def post_fork(server, worker):
+    # gevent makes Python's sockets cooperative, but psycopg2 talks to PostgreSQL from C: without
+    # psycogreen's wait callback one slow query would stop every request of the worker.
+    if server.cfg.worker_class_str == "gevent":
+        from psycogreen.gevent import patch_psycopg
+
+        patch_psycopg()
