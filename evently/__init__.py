@@ -135,4 +135,5 @@ def import_models():
     from evently.events import models as _events  # noqa: F401
     from evently.notifications import models as _notifications  # noqa: F401
     from evently.seats import models as _seats  # noqa: F401
+    from evently.tickets import models as _tickets  # noqa: F401
     from evently.waitlist import models as _waitlist  # noqa: F401

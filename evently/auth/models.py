@@ -7,13 +7,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evently.common.models import TimestampMixin
 from evently.extensions import db
 
-ROLES = ("user", "admin")
+# staff: door accounts, created by admins; they check tickets in and read attendee lists, nothing else.
+ROLES = ("user", "admin", "staff")
 
 
 class User(TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'admin')", name="role_known"),
+        CheckConstraint("role IN ('user', 'admin', 'staff')", name="role_known"),
         Index("uq_users_email_lower", text("lower(email)"), unique=True),
     )
 
@@ -26,6 +27,11 @@ class User(TimestampMixin, db.Model):
     @property
     def is_admin(self):
         return self.role == "admin"
+
+    @property
+    def works_the_door(self):
+        """May check tickets in and read attendee lists: staff, and admins."""
+        return self.role in ("staff", "admin")
 
 
 SESSION_END_REASONS = ("logout", "logout_all", "password_change", "password_reset", "refresh_reuse")

@@ -43,6 +43,8 @@ class Event(TimestampMixin, db.Model):
     max_per_user: Mapped[int | None] = mapped_column(Integer)
     # While paused, free seats are held for the queue and nobody is promoted (an organiser's hand).
     waitlist_paused: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    # IANA name: the API speaks UTC, mails, calendar files and reminders the event's local time.
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # This event's incarnation: its Redis seat gate is keyed by it (evently/seats/gate.py), so a gate
     # left in Redis by another database, or by an earlier event with the same id, is never used.
