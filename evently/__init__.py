@@ -103,9 +103,10 @@ def discover_api_blueprints():
     from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
     from evently.ops.docs import blp as index
+    from evently.tickets.routes import blp as tickets
     from evently.waitlist.routes import blp as waitlist
 
-    return [index, auth, events, bookings, waitlist, analytics, audit]
+    return [index, auth, events, bookings, tickets, waitlist, analytics, audit]
 
 
 def register_errors(app):

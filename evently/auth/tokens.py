@@ -123,6 +123,18 @@ def admin_required(view):
     return document_errors(401, 403, security=BEARER)(wrapper)
 
 
+def door_required(view):
+    """Staff or admins: check-in and attendee lists, what a door needs."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        if not current_user.works_the_door:
+            raise Forbidden("Only staff and administrators may do this.")
+        return view(*args, **kwargs)
+
+    return document_errors(401, 403, security=BEARER)(wrapper)
+
+
 def optional_user():
     """The caller if a valid access token came with the request, else None. Checked once
     per request: the list cache asks before its view does, and each check is a query.
