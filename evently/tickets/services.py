@@ -36,9 +36,9 @@ class TicketView:
 
 
 def _booking_of(actor, booking_id):
-    """The booking if the actor owns it or is an admin; NotFound otherwise (no existence leak)."""
+    """The booking if the actor may see it (Booking.visible_to); NotFound otherwise."""
     booking = db.session.get(Booking, booking_id)
-    if booking is None or (booking.user_id != actor.id and not actor.is_admin):
+    if booking is None or not booking.visible_to(actor):
         raise NotFound("Booking not found.")
     return booking
 
