@@ -32,7 +32,8 @@ BOOKING_FIELDS = ("status", "quantity", "cancelled_quantity", "total_amount")
 def cancel_seats(*, booking_id, quantity=None, auditor=None):
     """Give back `quantity` of a booking's seats (all of them when None or equal to what it
     holds: the booking is then cancelled); the caller has checked who may. The booking keeps
-    the rest, its total recomputed, and as many valid tickets (tickets.keep_only). Freed seats go to the waitlist first, else back on sale.
+    the rest, its total recomputed, and as many valid tickets (tickets.keep_only). Freed seats
+    go to the waitlist first, else back on sale.
     Raises NotFound, AlreadyCancelled, EventStarted, ValidationError (more than it holds)."""
     event_id = db.session.scalar(select(Booking.event_id).where(Booking.id == booking_id))
     if event_id is None:

@@ -1,11 +1,11 @@
 """The one guarded writer: every booking and waitlist entry is written here, as one SQL statement.
 
 A seat change records up to seven things: the hold claim (`seat_holds`, the arbiter
-against the reaper), the booking with one ticket per seat and its notice in the
-outbox, the waitlist entry for the rest (a join) or the served entry's new
-remainder (a promotion), and the guard on the event row. They are one statement of data-modifying CTEs whose
-RETURNING rows become the answer: one round trip, no read-back, and the hot
-event row stays locked only from this statement to COMMIT.
+against the reaper), the booking, one ticket per seat, the booking's notice in the
+outbox, the waitlist entry for the rest (a join) or the served entry's new remainder
+(a promotion), and the guard on the event row. They are one statement of
+data-modifying CTEs whose RETURNING rows become the answer: one round trip, no
+read-back, and the hot event row stays locked only from this statement to COMMIT.
 
 The guard is a conditional UPDATE that adds the seats only within capacity, and
 only while the event is published and has not started, under the same row lock

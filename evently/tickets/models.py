@@ -1,7 +1,8 @@
 """Tickets (one per confirmed seat) and check-ins at the door."""
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint, func, text
+from sqlalchemy import (BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint,
+                        func, text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evently.extensions import db
