@@ -9,7 +9,7 @@ BENCH_ARGS ?=
 export FLASK_APP := wsgi
 
 .DEFAULT_GOAL := help
-.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk nginx install db migrate admin clean
+.PHONY: help run check-ports test test-faults test-browser chromium bench bench-floor wrk nginx zbar install db migrate admin clean
 
 help:
 	@echo "make run          check the ports, install, create + migrate the database, ensure the admin, start the API, workers, beat, Flower"
@@ -55,7 +55,7 @@ check-ports:
 
 # pytest exits 5 when it collected nothing; that is a failure, and said so.
 # nginx: tests/deploy runs the compose deployment's front for real.
-test: install nginx
+test: install nginx zbar
 	@echo "$(BIN)/pytest -m \"not slow and not browser\" $(PYTEST_ARGS)"
 	@$(BIN)/pytest -m "not slow and not browser" $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: FAILED, pytest collected no tests (exit 5)" >&2; fi; \
@@ -101,6 +101,12 @@ nginx:
 		|| $(SUDO) apt-get install -y -q --no-install-recommends $(NGINX_PACKAGES) >/dev/null \
 		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends $(NGINX_PACKAGES) >/dev/null; } \
 		|| { echo "make: nginx is needed for tests/deploy; install it (apt-get install $(NGINX_PACKAGES))" >&2; exit 1; }
+
+# The QR decoder the ticket tests read codes back with: Debian's zbar library (pyzbar loads it), when missing.
+zbar:
+	@ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || $(SUDO) apt-get install -y -q --no-install-recommends libzbar0 >/dev/null \
+		|| { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q --no-install-recommends libzbar0 >/dev/null; } \
+		|| { echo "make: libzbar0 is needed for tests/tickets; install it (apt-get install libzbar0)" >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -132,6 +132,10 @@ class Config:
     # Seconds before a message whose worker died is delivered again (see evently/celery_app.py).
     CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 60)
     ANALYTICS_ROLLUP_SECONDS = env_int("ANALYTICS_ROLLUP_SECONDS", 60)
+    # Reminders: how long before an event's start each confirmed booking is reminded, and how
+    # often beat looks for reminders due (evently/notifications/reminders.py).
+    REMINDER_LEAD_HOURS = float(env("REMINDER_LEAD_HOURS", "24"))
+    REMINDER_INTERVAL_SECONDS = env_int("REMINDER_INTERVAL_SECONDS", 60)
     # How long each web process reuses a rendered public event list (evently/events/list_cache.py).
     EVENT_LIST_CACHE_SECONDS = float(env("EVENT_LIST_CACHE_SECONDS", "1"))
     # How long each process gathers the holds of committed bookings before dropping them from Redis in one

@@ -104,9 +104,10 @@ def discover_api_blueprints():
     from evently.bookings.routes import blp as bookings
     from evently.events.routes import blp as events
     from evently.ops.docs import blp as index
+    from evently.tickets.routes import blp as tickets
     from evently.waitlist.routes import blp as waitlist
 
-    return [index, auth, events, bookings, waitlist, analytics, audit]
+    return [index, auth, events, bookings, tickets, waitlist, analytics, audit]
 
 
 def register_errors(app):
@@ -136,4 +137,5 @@ def import_models():
     from evently.events import models as _events  # noqa: F401
     from evently.notifications import models as _notifications  # noqa: F401
     from evently.seats import models as _seats  # noqa: F401
+    from evently.tickets import models as _tickets  # noqa: F401
     from evently.waitlist import models as _waitlist  # noqa: F401

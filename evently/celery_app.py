@@ -41,11 +41,12 @@ RELIABLE_DEFAULTS = {
 }
 
 
-TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks", "evently.auth.tasks"]
+TASK_MODULES = ["evently.seats.tasks", "evently.notifications.tasks", "evently.analytics.tasks", "evently.auth.tasks",
+                "evently.tickets.tasks"]
 MAX_COUNTDOWN = 20
 # Beat's periodic jobs: each is idempotent and guarded, none is a user's request.
 MAINTENANCE_TASKS = ("seats.reconcile_all", "seats.prune", "notifications.sweep", "events.resume_cancellations",
-                     "analytics.rollup", "auth.prune")
+                     "analytics.rollup", "auth.prune", "tickets.send_reminders")
 
 
 def maintenance_queue(queue):
@@ -60,6 +61,8 @@ def beat_schedule(config):
         "event-cancellations-resume": {"task": "events.resume_cancellations", "schedule": schedule(30)},
         "prune-ledgers": {"task": "seats.prune", "schedule": schedule(3600)},
         "prune-auth": {"task": "auth.prune", "schedule": schedule(3600)},
+        "event-reminders": {"task": "tickets.send_reminders",
+                            "schedule": schedule(config["REMINDER_INTERVAL_SECONDS"])},
     }
 
 

@@ -6,28 +6,42 @@ from flask.cli import AppGroup
 seats_cli = AppGroup("seats", help="The Redis seat gate.")
 
 
-@click.command("create-admin")
-@click.option("--email", required=True)
-@click.option("--name", default="Administrator")
-@click.password_option()
-def create_admin_command(email, name, password):
-    """Create an admin account (or promote nothing: an existing email is an error)."""
+def _create_account(role, email, name, password):
     import marshmallow as ma
 
     from evently.auth import services
     from evently.auth.schemas import RegisterSchema
     from evently.errors import EmailTaken
 
-    # The same rules as POST /api/auth/create-admin: no 3-character admin passwords from the shell.
+    # The same rules as POST /api/auth/create-admin and create-staff: no 3-character passwords from the shell.
     try:
         body = RegisterSchema().load({"email": email, "password": password, "name": name})
     except ma.ValidationError as error:
-        raise click.ClickException(f"invalid admin: {error.messages}") from None
+        raise click.ClickException(f"invalid {role}: {error.messages}") from None
+    create = services.create_admin if role == "admin" else services.create_staff
     try:
-        user = services.create_admin(**body)
+        user = create(**body)
     except EmailTaken:
         raise click.ClickException(f"an account with email {email} already exists") from None
-    click.echo(f"admin {user.email} ready (id {user.id})")
+    click.echo(f"{role} {user.email} ready (id {user.id})")
+
+
+@click.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", default="Administrator")
+@click.password_option()
+def create_admin_command(email, name, password):
+    """Create an admin account (or promote nothing: an existing email is an error)."""
+    _create_account("admin", email, name, password)
+
+
+@click.command("create-staff")
+@click.option("--email", required=True)
+@click.option("--name", default="Door staff")
+@click.password_option()
+def create_staff_command(email, name, password):
+    """Create a door account (role staff: check-in and attendee lists)."""
+    _create_account("staff", email, name, password)
 
 
 @click.command("ensure-admin")
@@ -57,6 +71,7 @@ def reconcile_command():
 
 def init_app(app):
     app.cli.add_command(create_admin_command)
+    app.cli.add_command(create_staff_command)
     app.cli.add_command(ensure_admin_command)
     app.cli.add_command(seats_cli)
     from evently.analytics.cli import register_commands as register_analytics_commands

@@ -94,6 +94,14 @@ class IdempotencyInProgress(Conflict):
     code, message = "IDEMPOTENCY_IN_PROGRESS", "A request with this Idempotency-Key is still in progress."
 
 
+class AlreadyCheckedIn(Conflict):
+    code, message = "ALREADY_CHECKED_IN", "This ticket has already been checked in."
+
+
+class TicketVoid(Conflict):
+    code, message = "TICKET_VOID", "This ticket is void: its seat was cancelled."
+
+
 class IdempotencyKeyReused(AppError):
     status, code = 422, "IDEMPOTENCY_KEY_REUSED"
     message = "This Idempotency-Key was already used with a different request."

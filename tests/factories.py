@@ -43,12 +43,13 @@ def make_users(count):
 
 
 def make_event(*, capacity=100, status="published", price="25.00", starts_in=timedelta(days=7),
-               title=None, venue="Main Hall", max_per_booking=10, currency="USD", booked_seats=0, max_per_user=None):
+               title=None, venue="Main Hall", max_per_booking=10, currency="USD", booked_seats=0, max_per_user=None,
+               zone="UTC"):
     starts_at = datetime.now(timezone.utc) + starts_in
     event = Event(title=title or f"Event {next(_counter)}", description="A test event", venue=venue,
                   starts_at=starts_at, ends_at=starts_at + timedelta(hours=3), capacity=capacity,
                   booked_seats=booked_seats, price=Decimal(price), currency=currency, status=status,
-                  max_per_booking=max_per_booking, max_per_user=max_per_user)
+                  max_per_booking=max_per_booking, max_per_user=max_per_user, timezone=zone)
     db.session.add(event)
     db.session.commit()
     return event

@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "evently"
-DOMAINS = ("analytics", "auth", "bookings", "events", "notifications", "waitlist")
+DOMAINS = ("analytics", "auth", "bookings", "events", "notifications", "tickets", "waitlist")
 # What the seat engine may import besides itself: models, and helpers below every domain.
 ENGINE_MAY_IMPORT = ("evently.extensions", "evently.errors", "evently.common.", "evently.ops.metrics",
                      "evently.notifications.outbox", "evently.audit.log")

@@ -6,6 +6,7 @@ from evently.http import Blueprint, document_errors, envelope
 
 from . import services
 from .schemas import (
+    AttendanceSchema,
     EventPerformanceSchema,
     EventsQuerySchema,
     OverviewQuerySchema,
@@ -63,3 +64,13 @@ def events(**query):
 def users(**query):
     """Engagement: registrations over time, bookers, active and repeat bookers, tickets per booker."""
     return {"message": "User engagement.", "data": services.get_user_engagement(**query)}
+
+
+@blp.get("/events/<int:event_id>/attendance")
+@admin_required
+@blp.arguments(OverviewQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, envelope(AttendanceSchema))
+def attendance(_query, event_id):
+    """Check-in at the door for one event, live: tickets, checked in, the no-show rate once the
+    event has ended, and arrivals per 5 minutes."""
+    return {"message": "Attendance.", "data": services.get_event_attendance(event_id=event_id)}

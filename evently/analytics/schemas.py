@@ -200,3 +200,21 @@ class UserEngagementSchema(Schema):
     repeat_rate = ma.fields.Float(metadata={"description": "repeatBookers / bookers."})
     booker_rate = ma.fields.Float(metadata={"description": "bookers / totalUsers."})
     tickets_per_booker = ma.fields.Nested(TicketsPerBookerSchema)
+
+
+class ArrivalsSchema(Schema):
+    start = UtcDateTime(metadata={"description": "Start of the 5-minute bucket (UTC)."})
+    arrivals = ma.fields.Integer()
+
+
+class AttendanceSchema(Schema):
+    event_id = ma.fields.Integer()
+    tickets = ma.fields.Integer(metadata={"description": "Valid tickets: one per booked seat."})
+    checked_in = ma.fields.Integer(metadata={"description": "Valid tickets checked in (undone scans excluded)."})
+    not_checked_in = ma.fields.Integer()
+    check_in_rate = ma.fields.Float(metadata={"description": "checkedIn ÷ tickets (0 with no tickets)."})
+    no_show_rate = ma.fields.Float(allow_none=True, metadata={
+        "description": "notCheckedIn ÷ tickets once the event has ended; null before."})
+    ended = ma.fields.Boolean()
+    arrivals = ma.fields.List(ma.fields.Nested(ArrivalsSchema), metadata={
+        "description": "Check-ins per 5 minutes, oldest first; buckets without arrivals are left out."})

@@ -7,13 +7,27 @@ from sqlalchemy.orm import Mapped, mapped_column
 from evently.common.models import TimestampMixin
 from evently.extensions import db
 
-ROLES = ("user", "admin")
+# staff: door accounts, created by admins; they check tickets in and read attendee lists, nothing else.
+ROLES = ("user", "admin", "staff")
 
 
-class User(TimestampMixin, db.Model):
+class RoleRights:
+    """What a `role` may do: one home for a User row and for a token's Caller."""
+
+    @property
+    def is_admin(self):
+        return self.role == "admin"
+
+    @property
+    def works_the_door(self):
+        """May check tickets in and read attendee lists: staff, and admins."""
+        return self.role in ("staff", "admin")
+
+
+class User(RoleRights, TimestampMixin, db.Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'admin')", name="role_known"),
+        CheckConstraint("role IN ('user', 'admin', 'staff')", name="role_known"),
         Index("uq_users_email_lower", text("lower(email)"), unique=True),
     )
 
@@ -22,10 +36,6 @@ class User(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120), nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="user")
-
-    @property
-    def is_admin(self):
-        return self.role == "admin"
 
 
 SESSION_END_REASONS = ("logout", "logout_all", "password_change", "password_reset", "refresh_reuse")

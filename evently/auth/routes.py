@@ -1,5 +1,5 @@
 """/api/auth: register, login, refresh, logout (one session or all), me, password change and
-reset, create-admin. Every answer here carries `Cache-Control: no-store` (evently/security.py)."""
+reset, create-admin and create-staff. Every answer here carries `Cache-Control: no-store` (evently/security.py)."""
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
@@ -128,3 +128,14 @@ def confirm_password_reset(body):
 def create_admin(body):
     user = services.create_admin(**body)
     return {"message": "Admin created.", "data": {"user": user}}
+
+
+@blp.post("/create-staff")
+@document_errors(409)
+@admin_required
+@blp.arguments(RegisterSchema)
+@blp.response(201, envelope(UserDataSchema, name="StaffEnvelope"))
+def create_staff(body):
+    """Create a door account (admin): role `staff` may check tickets in and read attendee lists, nothing else."""
+    user = services.create_staff(**body)
+    return {"message": "Staff account created.", "data": {"user": user}}

@@ -1,4 +1,4 @@
-"""Accounts and sessions: registration, login, refresh, logout, password change and reset, admins.
+"""Accounts and sessions: registration, login, refresh, logout, password change and reset, admins and staff.
 
 Each public function is one unit of work and commits it, except where a docstring says a
 refusal commits first (a counted login attempt, an ended session): those must outlive the
@@ -77,6 +77,13 @@ def register_user(*, email, password, name):
 def create_admin(*, email, password, name):
     """Create an admin account. Raises EmailTaken."""
     user = _create_user(email=email, password=password, name=name, role="admin")
+    db.session.commit()
+    return user
+
+
+def create_staff(*, email, password, name):
+    """Create a door account (role `staff`: check-in and attendee lists). Raises EmailTaken."""
+    user = _create_user(email=email, password=password, name=name, role="staff")
     db.session.commit()
     return user
 

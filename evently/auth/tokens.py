@@ -12,7 +12,7 @@ from evently.extensions import jwt
 from evently.http import BEARER_AUTH, document_errors
 
 from . import liveness
-from .models import ROLES, User
+from .models import ROLES, RoleRights, User
 from .sessions import FAMILY_CLAIM, FAMILY_ID, MAX_JTI_LENGTH, ROLE_CLAIM
 
 
@@ -29,15 +29,11 @@ def load_user(_header, payload):
 
 
 @dataclass(frozen=True)
-class Caller:
+class Caller(RoleRights):
     """Who sends a request, from its access token."""
 
     id: int
     role: str
-
-    @property
-    def is_admin(self):
-        return self.role == "admin"
 
 
 # flask-jwt-extended calls these loaders from inside its own Flask error
@@ -109,6 +105,18 @@ def admin_required(view):
         verify_jwt_in_request()
         if not current_user.is_admin:
             raise Forbidden("Only administrators may do this.")
+        return view(*args, **kwargs)
+
+    return document_errors(401, 403, security=BEARER)(wrapper)
+
+
+def door_required(view):
+    """Staff or admins: check-in and attendee lists, what a door needs."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        verify_jwt_in_request()
+        if not current_user.works_the_door:
+            raise Forbidden("Only staff and administrators may do this.")
         return view(*args, **kwargs)
 
     return document_errors(401, 403, security=BEARER)(wrapper)

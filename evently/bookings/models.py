@@ -49,6 +49,10 @@ class Booking(TimestampMixin, db.Model):
     # Read-only: what a booking's history shows of its event (loaded with the booking where shown).
     event = relationship("Event", viewonly=True)
 
+    def visible_to(self, user):
+        """Its owner and admins see a booking; to anyone else it does not exist (a 404, never a 403)."""
+        return self.user_id == user.id or user.is_admin
+
 
 class IdempotencyRecord(db.Model):
     __tablename__ = "idempotency_records"

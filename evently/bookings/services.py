@@ -53,7 +53,7 @@ def book_seats(*, user, event_id, quantity, allow_partial=True, join_waitlist=Tr
 def get_booking(*, actor, booking_id):
     """Raises NotFound for a missing booking or another user's (no existence leak)."""
     booking = db.session.get(Booking, booking_id, options=[joinedload(Booking.event)])
-    if booking is None or (booking.user_id != actor.id and not actor.is_admin):
+    if booking is None or not booking.visible_to(actor):
         raise NotFound("Booking not found.")
     return booking
 

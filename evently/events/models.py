@@ -46,6 +46,8 @@ class Event(TimestampMixin, db.Model):
     # Raised by every admin change of the event (never by bookings): a booking decided on a copy
     # of the event commits only if the event is still at that revision (evently/seats/writer.py).
     revision: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
+    # IANA name: the API speaks UTC, mails, calendar files and reminders the event's local time.
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, server_default="UTC")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # This event's incarnation: its Redis seat gate is keyed by it (evently/seats/gate.py), so a gate
     # left in Redis by another database, or by an earlier event with the same id, is never used.

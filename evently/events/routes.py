@@ -2,7 +2,7 @@
 import marshmallow as ma
 from flask_jwt_extended import current_user
 
-from evently.auth.tokens import admin_required, optional_user
+from evently.auth.tokens import admin_required, door_required, optional_user
 from evently.http import CSV_RESPONSE, Blueprint, csv_response, document_errors, envelope, page_meta
 
 from . import attendees, list_cache, services
@@ -84,21 +84,21 @@ def cancellation_progress(event_id):
 
 
 @blp.get("/<int:event_id>/attendees")
-@admin_required
+@door_required
 @blp.arguments(AttendeeQuerySchema, location="query")
 @blp.response(200, envelope(AttendeeSchema, many=True, paginated=True))
 def list_attendees(query, event_id):
-    """The event's bookings with their holders' names and emails (admin), in booking order."""
+    """The event's bookings with their holders' names and emails (staff or admin), in booking order."""
     rows, total = attendees.list_attendees(event_id=event_id, **query)
     return {"message": "Attendees.", "data": rows,
             "meta": page_meta(page=query["page"], per_page=query["per_page"], total=total)}
 
 
 @blp.get("/<int:event_id>/attendees.csv")
-@admin_required
+@door_required
 @blp.arguments(AttendeeExportQuerySchema, location="query")
 @blp.doc(responses={"200": CSV_RESPONSE})
 def export_attendees(query, event_id):
-    """Every booking of the event as a CSV download (admin), streamed: any size."""
+    """Every booking of the event as a CSV download (staff or admin), streamed: any size."""
     rows = attendees.attendee_rows(event_id=event_id, **query)
     return csv_response(f"event-{event_id}-attendees.csv", attendees.HEADER, rows)

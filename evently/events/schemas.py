@@ -5,6 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 from marshmallow import validate
 
+from evently.common import localtime
 from evently.common.fields import SINGLE_LINE_PATTERN, Money, StrictBoolean, UtcDateTime, not_blank, single_line
 from evently.http import PageQuerySchema, Schema
 
@@ -69,6 +70,17 @@ def _waitlist_paused(**kwargs):
                        "promoted; setting it back to false promotes at once."}, **kwargs)
 
 
+def known_zone(value):
+    if not localtime.is_known_zone(value):
+        raise ma.ValidationError("Use an IANA time zone name, such as Europe/Paris or UTC.")
+
+
+def _timezone(**kwargs):
+    return ma.fields.String(validate=[validate.Length(min=1, max=64), known_zone], metadata={
+        "description": "IANA time zone of the venue (default UTC). The API keeps UTC; mails, calendar files and "
+                       "reminders show the event's local time.", "example": "Europe/Paris"}, **kwargs)
+
+
 DESCRIPTION_LENGTH = validate.Length(max=10_000)
 EDITABLE_STATUSES = validate.OneOf(("draft", "published"))
 
@@ -95,6 +107,7 @@ class EventCreateSchema(Schema):
     max_per_booking = _max_per_booking()
     max_per_user = _max_per_user(load_default=None)
     waitlist_paused = _waitlist_paused(load_default=False)
+    timezone = _timezone(load_default=localtime.UTC)
 
     @ma.validates_schema
     def validate_schedule(self, data, **_kwargs):
@@ -118,6 +131,7 @@ class EventUpdateSchema(Schema):
     max_per_booking = _max_per_booking()
     max_per_user = _max_per_user()
     waitlist_paused = _waitlist_paused()
+    timezone = _timezone()
 
     @ma.validates_schema
     def validate_update(self, data, **_kwargs):
@@ -164,6 +178,7 @@ class EventSchema(Schema):
     max_per_booking = ma.fields.Integer()
     max_per_user = ma.fields.Integer(allow_none=True)
     waitlist_paused = ma.fields.Boolean()
+    timezone = ma.fields.String(metadata={"description": "IANA time zone of the venue; times here stay UTC."})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 

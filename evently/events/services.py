@@ -18,7 +18,7 @@ from evently.waitlist.models import WaitlistEntry
 from .models import Event
 
 EDITABLE_FIELDS = ("title", "description", "venue", "starts_at", "ends_at", "capacity", "price", "currency",
-                   "status", "max_per_booking", "max_per_user", "waitlist_paused")
+                   "status", "max_per_booking", "max_per_user", "waitlist_paused", "timezone")
 
 SORT_ORDERS = {
     "startsAt": (Event.starts_at.asc(), Event.id.asc()),
@@ -110,7 +110,7 @@ def get_event(*, viewer, event_id):
 
 
 def create_event(*, actor, title, venue, starts_at, ends_at, capacity, price, description="", currency="USD",
-                 status="draft", max_per_booking=None, max_per_user=None, waitlist_paused=False):
+                 status="draft", max_per_booking=None, max_per_user=None, waitlist_paused=False, timezone="UTC"):
     """Create an event (admin, audited). Raises Forbidden for a non-admin actor."""
     _require_admin(actor)
     if max_per_booking is None:
@@ -118,7 +118,7 @@ def create_event(*, actor, title, venue, starts_at, ends_at, capacity, price, de
     event = Event(title=title.strip(), description=description, venue=venue.strip(), starts_at=starts_at,
                   ends_at=ends_at, capacity=capacity, price=price, currency=currency, status=status,
                   max_per_booking=max_per_booking, max_per_user=max_per_user, waitlist_paused=waitlist_paused,
-                  created_by_id=actor.id)
+                  timezone=timezone, created_by_id=actor.id)
     with transaction():
         db.session.add(event)
         db.session.flush()

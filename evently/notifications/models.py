@@ -9,7 +9,7 @@ from evently.common.models import TimestampMixin
 from evently.extensions import db
 
 NOTIFICATION_KINDS = ("booking_confirmed", "waitlist_promoted", "booking_cancelled", "event_cancelled",
-                      "waitlist_removed", "password_reset")
+                      "waitlist_removed", "password_reset", "event_reminder")
 # Kinds whose body carries a credential: blanked once the mail is sent or given up, so the
 # outbox keeps it no longer than delivery takes (evently/notifications/services.py).
 SECRET_BEARING_KINDS = frozenset({"password_reset"})

@@ -1,6 +1,8 @@
 """Writing notifications into the outbox, inside the caller's transaction."""
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
+from evently.common import localtime
 from evently.extensions import db
 
 from .models import Notification
@@ -36,7 +38,8 @@ def deliver_after_commit(notification_id):
 
 
 def _when(event):
-    return f"{event.starts_at:%Y-%m-%d %H:%M} UTC"
+    """The start in the event's own time zone (mails speak local time; the API speaks UTC)."""
+    return localtime.describe(event.starts_at, event.timezone)
 
 
 def booking_confirmed_text(*, reference, quantity, event):
@@ -115,3 +118,35 @@ def password_reset(*, user_id, reset_id, token, minutes, url):
              f"If it was not you, ignore this message: your password stays as it is.",
         payload={"passwordResetId": reset_id},
     )
+
+
+# One statement per event and batch: a reminder for every confirmed booking that has none yet.
+# The dedupe key makes it exactly once, however often (or concurrently) beat runs it; the NOT
+# EXISTS only spares the statement the conflicts of bookings reminded before.
+_REMINDERS = text("""
+    INSERT INTO notifications (dedupe_key, user_id, kind, subject, body, payload)
+    SELECT 'event_reminder:' || b.id, b.user_id, 'event_reminder', :subject, format(:body, b.quantity, b.reference),
+           jsonb_build_object('bookingId', b.id, 'eventId', b.event_id, 'reference', b.reference)
+    FROM bookings b
+    WHERE b.event_id = :event_id AND b.status = 'confirmed'
+      AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'event_reminder:' || b.id)
+    ORDER BY b.id
+    LIMIT :limit
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id""")
+
+
+def event_reminders(event, *, limit):
+    """Write, in the current transaction, the reminder of up to `limit` confirmed bookings of
+    `event` not reminded yet (dedupe_key `event_reminder:<booking id>`, payload {bookingId,
+    eventId, reference}), each sent after commit. Returns how many were written."""
+    def literal(value):  # text that format() must print as it is
+        return value.replace("%", "%%")
+    subject = f"Reminder: {event.title} starts {_when(event)}"
+    body = (f"{literal(event.title)} starts on {literal(_when(event))} at {literal(event.venue)}. "
+            f"You have %s ticket(s) (booking %s); show their QR codes at the door.")
+    ids = db.session.execute(_REMINDERS, {"event_id": event.id, "subject": subject, "body": body,
+                                          "limit": limit}).scalars().all()
+    for notification_id in ids:
+        deliver_after_commit(notification_id)
+    return len(ids)

@@ -10,7 +10,7 @@ from evently.common.models import utcnow
 from evently.extensions import db
 from evently.ops.metrics import NOTIFICATIONS
 
-from . import mailer
+from . import attachments, mailer
 from .models import BLANKED_BODY, SECRET_BEARING_KINDS, Notification
 
 # Rows younger than this were just enqueued after their commit; the sweep leaves them to that task.
@@ -47,7 +47,8 @@ def deliver(*, notification_id):
     email = db.session.scalar(select(User.email).where(User.id == row.user_id))
     row.attempts += 1
     try:
-        mailer.send(to=email, subject=row.subject, body=row.body, message_id=row.dedupe_key.replace(":", "."))
+        mailer.send(to=email, subject=row.subject, body=row.body, message_id=row.dedupe_key.replace(":", "."),
+                    attachments=attachments.for_notification(kind=row.kind, payload=row.payload))
     except Exception as error:  # noqa: BLE001 - any delivery failure is recorded and retried
         row.last_error = f"{error.__class__.__name__}: {error}"[:1000]
         if row.attempts >= current_app.config["NOTIFICATION_MAX_ATTEMPTS"]:

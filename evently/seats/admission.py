@@ -59,7 +59,8 @@ class HoldExpired(Unavailable):
 _EVENTS = Event.__table__.c
 _BOOKABLE_COLUMNS = select(_EVENTS.id, _EVENTS.gate_token, _EVENTS.revision, _EVENTS.title, _EVENTS.status,
                            _EVENTS.starts_at, _EVENTS.capacity, _EVENTS.max_per_booking, _EVENTS.max_per_user,
-                           _EVENTS.price, _EVENTS.currency).where(_EVENTS.id == bindparam("event_id"))
+                           _EVENTS.price, _EVENTS.currency, _EVENTS.timezone
+                           ).where(_EVENTS.id == bindparam("event_id"))
 EVENT_CACHE = "evently.bookable_events"
 
 

@@ -16,7 +16,7 @@ from evently.notifications import outbox
 from evently.notifications.models import BackgroundJob
 from evently.waitlist.models import WaitlistEntry
 
-from . import gate
+from . import gate, tickets
 from .locking import lock_event
 
 KIND = "event_cancellation"
@@ -116,6 +116,7 @@ def run_batch(*, job_id, batch=BATCH):
         booking.cancelled_quantity += booking.quantity
         event.booked_seats -= booking.quantity
         outbox.event_cancelled_for_booking(booking, event)
+    tickets.void_bookings([booking.id for booking in bookings])
     entries = db.session.execute(
         select(WaitlistEntry).where(WaitlistEntry.event_id == event.id, WaitlistEntry.status == "waiting")
         .order_by(WaitlistEntry.id).limit(batch - len(bookings)).with_for_update()

@@ -22,7 +22,7 @@ from evently.extensions import db
 from evently.notifications import outbox
 from evently.waitlist.models import QUEUE_ORDER, WaitlistEntry
 
-from . import gate
+from . import gate, tickets
 from .locking import lock_event
 from .promotion import request_promotion
 
@@ -32,7 +32,8 @@ BOOKING_FIELDS = ("status", "quantity", "cancelled_quantity", "total_amount")
 def cancel_seats(*, booking_id, quantity=None, auditor=None):
     """Give back `quantity` of a booking's seats (all of them when None or equal to what it
     holds: the booking is then cancelled); the caller has checked who may. The booking keeps
-    the rest, its total recomputed. Freed seats go to the waitlist first, else back on sale.
+    the rest, its total recomputed, and as many valid tickets (tickets.keep_only). Freed seats
+    go to the waitlist first, else back on sale.
     Raises NotFound, AlreadyCancelled, EventStarted, ValidationError (more than it holds)."""
     event_id = db.session.scalar(select(Booking.event_id).where(Booking.id == booking_id))
     if event_id is None:
@@ -57,6 +58,7 @@ def cancel_seats(*, booking_id, quantity=None, auditor=None):
             booking.quantity -= seats
             booking.total_amount = booking.unit_price * booking.quantity
         event.booked_seats -= seats
+        tickets.keep_only(booking_id=booking.id, keep=0 if booking.status == "cancelled" else booking.quantity)
         outbox.booking_cancelled(booking, event, seats=seats)
         db.session.flush()
         if auditor is not None:

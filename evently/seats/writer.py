@@ -1,11 +1,11 @@
 """The one guarded writer: every booking and waitlist entry is written here, as one SQL statement.
 
-A seat change records up to six things: the hold claim (`seat_holds`, the arbiter
-against the reaper), the booking and its notice in the outbox, the waitlist entry
-for the rest (a join) or the served entry's new remainder (a promotion), and the
-guard on the event row. They are one statement of data-modifying CTEs whose
-RETURNING rows become the answer: one round trip, no read-back, and the hot
-event row stays locked only from this statement to COMMIT.
+A seat change records up to seven things: the hold claim (`seat_holds`, the arbiter
+against the reaper), the booking, one ticket per seat, the booking's notice in the
+outbox, the waitlist entry for the rest (a join) or the served entry's new remainder
+(a promotion), and the guard on the event row. They are one statement of
+data-modifying CTEs whose RETURNING rows become the answer: one round trip, no
+read-back, and the hot event row stays locked only from this statement to COMMIT.
 
 The guard is a conditional UPDATE that adds the seats only within capacity, and
 only while the event is published and has not started, under the same row lock
@@ -87,9 +87,9 @@ def write(*, event, user_id, hold_id, taken, waiting=0, allow_partial=True, queu
           served=None):
     """Claim `hold_id` and write, in the current transaction: a booking of `taken` seats
     (source `waitlist` when `served` is the entry a promotion serves, else `direct`) with
-    its notice, and/or a waitlist entry for `waiting` seats with the gate's `queue_seq`
+    its tickets and its notice, and/or a waitlist entry for `waiting` seats with the gate's `queue_seq`
     and `position` (without a queue_seq, the entry goes to the back of the queue).
-    `event` needs id, revision, title, starts_at, price and currency.
+    `event` needs id, revision, title, starts_at, timezone, price and currency.
     Raises GuardRejected (see `refusal`), EntryChanged, IntegrityError (see `conflict`)."""
     statement = _statement(bool(taken), bool(waiting), served is not None)
     reference = notice = None
@@ -170,6 +170,11 @@ def _statement(book, wait, serve):
         VALUES (:reference, :user_id, :event_id, :taken, :unit_price, :total_amount, :currency,
                 '{"waitlist" if serve else "direct"}', :hold_id, :entry_id, :seats_freed_at)
         RETURNING *)""")
+        # One ticket per seat, so a booking and its tickets commit together or not at all. Nothing
+        # is signed here: a ticket's code is derived when shown (evently/tickets/codes.py).
+        ctes.append("""tickets AS (
+        INSERT INTO tickets (booking_id, event_id, seat_index)
+        SELECT b.id, b.event_id, seat FROM booking b, generate_series(1, :taken) AS seat)""")
         # The dedupe key and payload need the new booking id; the text comes from evently.notifications.outbox.
         ctes.append("""notice AS (
         INSERT INTO notifications (dedupe_key, user_id, kind, subject, body, payload)

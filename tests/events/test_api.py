@@ -17,7 +17,7 @@ from .helpers import all_events, count, event_body, fresh, iso, make_booking, ma
 
 EVENT_KEYS = {"id", "title", "description", "venue", "startsAt", "endsAt", "capacity", "bookedSeats",
               "availableSeats", "waitlistCount", "price", "currency", "status", "maxPerBooking", "maxPerUser",
-              "waitlistPaused", "createdAt", "updatedAt"}
+              "waitlistPaused", "timezone", "createdAt", "updatedAt"}
 
 
 def titles(response):

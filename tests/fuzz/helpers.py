@@ -8,10 +8,11 @@ from evently.bookings import services as bookings
 from evently.bookings.models import Booking
 from evently.events.models import Event
 from evently.extensions import db
+from evently.tickets.models import Ticket
 from evently.waitlist.models import WaitlistEntry
 from tests import factories
 
-USER_SESSION, ADMIN_SESSION = "1" * 32, "2" * 32
+USER_SESSION, ADMIN_SESSION, STAFF_SESSION = "1" * 32, "2" * 32, "3" * 32
 COUNTED = {"users": User, "events": Event, "bookings": Booking, "waitlist": WaitlistEntry}
 
 
@@ -43,16 +44,19 @@ def assert_envelope(response, status, code=None):
 class World:
     user_headers: dict
     admin_headers: dict
+    staff_headers: dict
     event_id: int          # published, seats left, one booking and nobody waiting
     sold_out_event_id: int  # published, full, the user waiting
     full_event_id: int      # published, full, nobody waiting
     draft_event_id: int
     booking_id: int
+    ticket_ids: list  # the booking's
 
 
 def seed_world():
     """A small but real state: rows the fuzzers' ids can hit, made through the services."""
     admin = factories.make_user(role="admin", email="admin@example.com")
+    staff = factories.make_user(role="staff", email="staff@example.com")
     user = factories.make_user()
     other = factories.make_user()
     event = factories.make_event(capacity=50)
@@ -66,7 +70,9 @@ def seed_world():
     # Fixed session ids: a reseeded world (the stateful tests wipe every table) keeps the tokens valid.
     world = World(user_headers=factories.auth_headers(user, family_id=USER_SESSION),
                   admin_headers=factories.auth_headers(admin, family_id=ADMIN_SESSION),
+                  staff_headers=factories.auth_headers(staff, family_id=STAFF_SESSION),
                   event_id=event.id, sold_out_event_id=sold_out.id, full_event_id=full.id, draft_event_id=draft.id,
-                  booking_id=booking.id)
+                  booking_id=booking.id,
+                  ticket_ids=list(db.session.scalars(select(Ticket.id).where(Ticket.booking_id == booking.id))))
     db.session.remove()
     return world
