@@ -1,7 +1,7 @@
 """Unbound extension singletons; create_app() binds them to an application."""
 import redis
 from flask import current_app
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.retry import Retry
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
@@ -37,20 +37,25 @@ class RedisClient:
 
     def init_app(self, app):
         timeout = app.config["REDIS_SOCKET_TIMEOUT"]
+        options = dict(socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30,
+                       decode_responses=True)
         app.extensions["evently_redis"] = redis.Redis.from_url(
-            app.config["REDIS_URL"],
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            health_check_interval=30,
-            decode_responses=True,
+            app.config["REDIS_URL"], **options,
             # Few, quick retries: a dead Redis must become a fast 503. Retries
             # re-run Lua scripts, which is why every seat take carries a hold id.
-            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), app.config["REDIS_RETRIES"]),
-        )
+            retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), app.config["REDIS_RETRIES"]))
+        # For reads that have another source to fall back on (a session's liveness, kept in
+        # PostgreSQL): one attempt, so a stalled Redis costs them one timeout, not three.
+        app.extensions["evently_redis_one_try"] = redis.Redis.from_url(
+            app.config["REDIS_URL"], **options, retry=Retry(NoBackoff(), 0))
 
     @property
     def client(self):
         return current_app.extensions["evently_redis"]
+
+    @property
+    def one_try(self):
+        return current_app.extensions["evently_redis_one_try"]
 
     def __getattr__(self, name):
         return getattr(self.client, name)

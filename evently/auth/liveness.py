@@ -8,10 +8,14 @@ Per session one key, `evently:session:<family id>`:
 - `ended` once the session has ended, written after the commit that ends it, for as long as
   its access tokens can live (a refresh is always checked in PostgreSQL).
 Redis unreachable: every check goes to PostgreSQL (fail safe, and check-in at the door keeps
-working). The one gap: a session ended while Redis is unreachable but keeping its data can
-answer `live` until that key expires, SESSION_CACHE_SECONDS at most (docs/security.md).
+working). A check reads Redis once, without retries, and after a failure each process asks
+PostgreSQL alone for REDIS_PAUSE_SECONDS: a stalled Redis costs one socket timeout per process
+and pause, not one per request. The one gap: a session ended while Redis is unreachable but
+keeping its data can answer `live` until that key expires, SESSION_CACHE_SECONDS at most
+(docs/security.md).
 """
 import logging
+import time
 
 import redis
 from flask import current_app
@@ -35,11 +39,18 @@ def key(family_id):
     return f"evently:session:{family_id}"
 
 
+REDIS_PAUSE_SECONDS = 5.0
+_PAUSED_UNTIL = "evently.session_redis_paused_until"  # per app and process: a monotonic time
+
+
 def is_live(*, user_id, family_id):
     """Whether the session (token family) is live and belongs to the user."""
+    if time.monotonic() < current_app.extensions.get(_PAUSED_UNTIL, 0.0):
+        return _live_in_postgres(user_id, family_id)
     try:
-        cached = redis_client.get(key(family_id))
+        cached = redis_client.one_try.get(key(family_id))
     except redis.exceptions.RedisError:
+        current_app.extensions[_PAUSED_UNTIL] = time.monotonic() + REDIS_PAUSE_SECONDS
         return _live_in_postgres(user_id, family_id)
     if cached is not None:
         return cached == f"live:{user_id}"

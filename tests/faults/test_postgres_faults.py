@@ -25,7 +25,7 @@ def test_terminated_connections_leave_no_partial_booking(app):
     quantities = [1 + index % 3 for index in range(120)]
     stop = threading.Event()
 
-    def killer():
+    def killer(faulted):
         with app.app_context():
             while not stop.is_set():
                 try:
@@ -34,12 +34,13 @@ def test_terminated_connections_leave_no_partial_booking(app):
                             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                             "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
                         connection.commit()
+                    faulted.set()
                 except OperationalError:
                     pass  # the killer's own pooled connection was cut by its previous round
                 time.sleep(0.03)
 
-    def kill_for_a_while():
-        thread = threading.Thread(target=killer)
+    def kill_for_a_while(faulted):
+        thread = threading.Thread(target=killer, args=(faulted,))
         thread.start()
         time.sleep(1.5)
         stop.set()

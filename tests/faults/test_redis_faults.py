@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from evently.auth import liveness
 from evently.extensions import db, redis_client
 from evently.seats import gate
 from tests import factories
@@ -31,25 +32,31 @@ def app_for(app, redis_url, **overrides):
 
 
 def storm(test_app, event_id, user_ids, quantities, during=None, workers=8):
-    """Book from many threads; `during` runs once a quarter of the requests are answered."""
+    """Book from many threads. With `during(faulted)`: a quarter of the requests are answered
+    first, then `during` runs in a thread and sets `faulted` once its fault is in place, and
+    only then are the rest sent, so they meet the fault however fast bookings are."""
     with test_app.app_context():
         tokens = [factories.access_token(user_id) for user_id in user_ids]
-    answered = threading.Semaphore(0)
 
     def book(index):
         client = test_app.test_client()
         began = time.monotonic()
         response = client.post("/api/bookings", json={"eventId": event_id, "quantity": quantities[index]},
                                headers={"Authorization": f"Bearer {tokens[index]}"})
-        answered.release()
         return response.status_code, response.get_json(), time.monotonic() - began
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(book, index) for index in range(len(user_ids))]
+        first = len(user_ids) // 4 if during else len(user_ids)
+        futures = [pool.submit(book, index) for index in range(first)]
         if during:
-            for _ in range(len(user_ids) // 4):
-                answered.acquire(timeout=30)
-            during()
+            for future in futures:
+                future.result(timeout=120)
+            faulted = threading.Event()
+            fault = threading.Thread(target=during, args=(faulted,))
+            fault.start()
+            assert faulted.wait(30), "the fault never started"
+            futures += [pool.submit(book, index) for index in range(first, len(user_ids))]
+            fault.join(60)
         outcomes = [future.result(timeout=120) for future in futures]
     return [(status, body) for status, body, _ in outcomes], [duration for _, _, duration in outcomes]
 
@@ -117,9 +124,11 @@ def test_stalled_redis_gives_fast_503s_and_no_double_take(app, redis_server):
 
 def _stall_storm(test_app, redis_server, event_id, user_ids, quantities):
 
-    def stall():
+    def stall(faulted):
         os.kill(redis_server.process.pid, signal.SIGSTOP)
-        time.sleep(2.0)
+        faulted.set()
+        # Longer than a session check's one timeout plus a take's three: the takes must meet it.
+        time.sleep(3.0)
         os.kill(redis_server.process.pid, signal.SIGCONT)
 
     results, durations = storm(test_app, event_id, user_ids, quantities, during=stall, workers=12)
@@ -131,3 +140,43 @@ def _stall_storm(test_app, redis_server, event_id, user_ids, quantities):
     check_jepsen_bound(event_id, results, quantities)
     check_gate_exact(event_id)  # commands queued during the stall ran once each
     check_converges(event_id)
+
+
+def authenticated_seconds(test_app, token, count):
+    client = test_app.test_client()
+    seconds = []
+    for _ in range(count):
+        began = time.monotonic()
+        response = client.get("/api/bookings", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.get_json()
+        seconds.append(time.monotonic() - began)
+    return seconds
+
+
+def test_a_stalled_redis_costs_session_checks_one_timeout_per_pause(app, redis_server):
+    """While Redis is stopped, a session is checked in PostgreSQL; only the first request pays
+    Redis's socket timeout, the next ones within the pause go straight to PostgreSQL."""
+    with app_for(app, redis_server.url) as test_app, test_app.app_context():
+        token = factories.access_token(factories.make_user().id)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            first, *rest = authenticated_seconds(test_app, token, 6)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        timeout = test_app.config["REDIS_SOCKET_TIMEOUT"]
+        assert timeout <= first < 2 * timeout, first  # one attempt, no retries
+        assert max(rest) < timeout / 2, rest
+        db.session.remove()
+
+
+def test_negative_control_without_the_pause_every_request_waits_out_the_stall(app, redis_server, monkeypatch):
+    monkeypatch.setattr(liveness, "REDIS_PAUSE_SECONDS", 0.0)
+    with app_for(app, redis_server.url) as test_app, test_app.app_context():
+        token = factories.access_token(factories.make_user().id)
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        try:
+            seconds = authenticated_seconds(test_app, token, 3)
+        finally:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        assert min(seconds) >= test_app.config["REDIS_SOCKET_TIMEOUT"], seconds
+        db.session.remove()
