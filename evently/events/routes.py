@@ -1,4 +1,6 @@
 """/api/events: public browsing and the admin event lifecycle."""
+from decimal import Decimal
+
 import marshmallow as ma
 from flask_jwt_extended import current_user
 
@@ -52,7 +54,8 @@ def create_event(body):
 @blp.put("/<int:event_id>")
 @document_errors(EventCancelled, EventHasBookings, CapacityBelowBooked)
 @admin_required
-@blp.arguments(EventUpdateSchema)
+# A partial update, as a client sends one (Swagger UI would otherwise send every field's example).
+@blp.arguments(EventUpdateSchema, example={"capacity": 150, "price": Decimal("30.00")})
 @blp.response(200, envelope(EventSchema))
 def update_event(body, event_id):
     """Partially update an event (admin). Raising capacity promotes the waitlist;
