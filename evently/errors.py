@@ -1,9 +1,14 @@
-"""The AppError family and the one renderer that turns every failure into the JSON envelope."""
+"""The AppError family and the one renderer that turns every failure into the JSON envelope.
+
+The classes are also the catalogue of what the API can answer: each names its status, its code
+and its sentence once, and the OpenAPI document (evently/http.py) lists them per operation.
+Nothing of evently is imported here (the handlers use the app's own extensions), so any module
+may import this one."""
 import logging
 import time
 
 import redis
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 from sqlalchemy.exc import OperationalError
@@ -16,6 +21,8 @@ class AppError(Exception):
     status = 400
     code = "BAD_REQUEST"
     message = "The request could not be processed."
+    # What `details` carries when this is raised, as the OpenAPI document shows it.
+    example_details = {}
 
     def __init__(self, message=None, *, details=None, headers=None, code=None):
         super().__init__(message or self.message)
@@ -28,6 +35,7 @@ class AppError(Exception):
 
 class ValidationError(AppError):
     status, code, message = 400, "VALIDATION_ERROR", "The request is not valid."
+    example_details = {"quantity": ["Must be greater than or equal to 1 and less than or equal to 1000."]}
 
 
 class Unauthorized(AppError):
@@ -40,6 +48,10 @@ class Forbidden(AppError):
 
 class NotFound(AppError):
     status, code, message = 404, "NOT_FOUND", "The resource was not found."
+
+
+class MethodNotAllowed(AppError):
+    status, code, message = 405, "METHOD_NOT_ALLOWED", "This method is not allowed on this resource."
 
 
 class Conflict(AppError):
@@ -68,10 +80,12 @@ class AlreadyCancelled(Conflict):
 
 class SeatsAvailable(Conflict):
     code, message = "SEATS_AVAILABLE", "Seats are available: book them instead of waiting."
+    example_details = {"availableSeats": 8}
 
 
 class CapacityBelowBooked(Conflict):
     code, message = "CAPACITY_BELOW_BOOKED", "Capacity cannot go below the seats already booked."
+    example_details = {"capacity": 40, "bookedSeats": 48}
 
 
 class EventCancelled(Conflict):
@@ -84,6 +98,7 @@ class EventHasBookings(Conflict):
 
 class PerUserLimit(Conflict):
     code, message = "PER_USER_LIMIT", "This would give you more seats for this event than one person may hold."
+    example_details = {"maxPerUser": 4, "held": 3, "requested": 2}
 
 
 class AlreadyWaitlisted(Conflict):
@@ -107,6 +122,22 @@ class IdempotencyKeyReused(AppError):
     message = "This Idempotency-Key was already used with a different request."
 
 
+class PayloadTooLarge(AppError):
+    status, code, message = 413, "PAYLOAD_TOO_LARGE", "The request body is too large."
+
+
+class UnsupportedMediaType(AppError):
+    status, code, message = 415, "UNSUPPORTED_MEDIA_TYPE", "Send the request body as application/json."
+
+
+class RateLimited(AppError):
+    status, code, message = 429, "RATE_LIMITED", "Too many requests; slow down."
+
+
+class InternalError(AppError):
+    status, code, message = 500, "INTERNAL_ERROR", "Internal server error."
+
+
 class Unavailable(AppError):
     status, code, message = 503, "UNAVAILABLE", "A dependency is unavailable; please retry shortly."
 
@@ -115,34 +146,23 @@ class Unavailable(AppError):
         self.headers.setdefault("Retry-After", str(retry_after))
 
 
-# Werkzeug's HTTP exceptions keep their status; these give them our codes.
-HTTP_CODES = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    422: "VALIDATION_ERROR",
-    429: "RATE_LIMITED",
-    500: "INTERNAL_ERROR",
-    503: "UNAVAILABLE",
-}
-
-HTTP_MESSAGES = {
-    404: "The resource was not found.",
-    405: "This method is not allowed on this resource.",
-    413: "The request body is too large.",
-    415: "Send the request body as application/json.",
-    429: "Too many requests; slow down.",
-}
+# Werkzeug's HTTP exceptions (routing, body size, the rate limiter...) keep their status and
+# take the code of the AppError with that status.
+HTTP_ERRORS = {error.status: error for error in (
+    AppError, Unauthorized, Forbidden, NotFound, MethodNotAllowed, Conflict, PayloadTooLarge, UnsupportedMediaType,
+    RateLimited, InternalError, Unavailable)}
+# For these, werkzeug's own sentence is kept: raised with a description, it says what was wrong.
+KEEPS_WERKZEUG_SENTENCE = frozenset({400, 401, 403, 409})
 
 
 def error_payload(code, message, details=None):
     """The one JSON error envelope."""
     return {"message": message, "error": {"code": code, "details": details or {}}}
+
+
+def example_envelope(error):
+    """The envelope an AppError class renders, as documented."""
+    return error_payload(error.code, error.message, error.example_details)
 
 
 def error_response(status, code, message, details=None, headers=None):
@@ -165,38 +185,42 @@ def handle_http_exception(error):
         details = {}
         for fields in data["messages"].values():
             details.update(fields if isinstance(fields, dict) else {"_schema": fields})
-        return error_response(400, "VALIDATION_ERROR", "The request is not valid.", details)
+        return error_response(ValidationError.status, ValidationError.code, ValidationError.message, details)
     headers = dict(data.get("headers") or {})
     if status == 429:
         retry_after = _retry_after(error)
         headers["Retry-After"] = str(retry_after)
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)
-    message = HTTP_MESSAGES.get(status) or (error.description if status < 500 else "Internal server error.")
-    return error_response(status, HTTP_CODES.get(status, "HTTP_ERROR"), message, headers=headers)
+    known = HTTP_ERRORS.get(status)
+    if known is None:
+        return error_response(status, "HTTP_ERROR", error.description if status < 500 else InternalError.message,
+                              headers=headers)
+    message = error.description if status in KEEPS_WERKZEUG_SENTENCE else known.message
+    return error_response(status, known.code, message, headers=headers)
 
 
 def _retry_after(error):
     """Seconds until the exhausted rate-limit window resets."""
-    from evently.extensions import limiter
-
-    current = limiter.current_limit
-    if current is not None:
-        return max(1, int(current.reset_at - time.time()))
+    for limiter in current_app.extensions.get("limiter", ()):
+        current = limiter.current_limit
+        if current is not None:
+            return max(1, int(current.reset_at - time.time()))
     limit = getattr(error, "limit", None)
     return limit.limit.get_expiry() if limit is not None else 60
 
 
+TOKEN_REFUSED = "The access token is missing, invalid, expired or revoked."
+
+
 def handle_jwt_error(error):
-    return error_response(401, "UNAUTHORIZED", "The access token is missing, invalid, expired or revoked.")
+    return handle_app_error(Unauthorized(TOKEN_REFUSED))
 
 
 def _rollback():
     """Leave no failed transaction behind for the next use of this session."""
-    from evently.extensions import db
-
     try:
-        db.session.rollback()
+        current_app.extensions["sqlalchemy"].session.rollback()
     except Exception:  # noqa: BLE001 - the connection may be gone; the pool replaces it
         pass
 
@@ -204,14 +228,13 @@ def _rollback():
 def handle_dependency_down(error):
     _rollback()
     log.warning("dependency unavailable: %s", error.__class__.__name__)
-    return error_response(503, "UNAVAILABLE", "A dependency is unavailable; please retry shortly.",
-                          headers={"Retry-After": "1"})
+    return handle_app_error(Unavailable())
 
 
 def handle_unexpected(error):
     _rollback()
     log.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "Internal server error.")
+    return handle_app_error(InternalError())
 
 
 def register_error_handlers(app):

@@ -1,6 +1,7 @@
 """HTTP building blocks: the Api/Blueprint that answer bad input with 400 (JSON bodies parsed
 strictly), the camelCase Schema base that rejects unknown keys and unstorable text, response
-envelopes and pagination."""
+envelopes and pagination, and what the OpenAPI document says of errors (document_errors,
+ErrorResponsesPlugin) and of nullable objects."""
 import copy
 import csv
 import io
@@ -19,6 +20,10 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
+
+from evently.errors import (AppError, NotFound, PayloadTooLarge, RateLimited, Unavailable, UnsupportedMediaType,
+                            ValidationError, error_payload, example_envelope)
+from evently.security import BODY_METHODS
 
 
 class UnacceptableJSON(ValueError):
@@ -128,66 +133,160 @@ class Blueprint(SmorestBlueprint):
 
 
 class ErrorBodySchema(ma.Schema):
-    code = ma.fields.String(required=True, metadata={"example": "VALIDATION_ERROR"})
-    details = ma.fields.Dict(required=True, metadata={"example": {"email": ["Not a valid email address."]}})
+    code = ma.fields.String(required=True, metadata={
+        "description": "What went wrong, for programs: each error response names the codes it can carry."})
+    details = ma.fields.Dict(required=True, metadata={
+        "description": "VALIDATION_ERROR: field name -> messages. Other codes: facts about the refusal, often empty."})
 
 
 class ErrorEnvelopeSchema(ma.Schema):
     """What evently.errors renders for every failure; documented instead of flask-smorest's own shape."""
 
-    message = ma.fields.String(required=True)
+    message = ma.fields.String(required=True, metadata={"description": "A sentence for people."})
     error = ma.fields.Nested(ErrorBodySchema, required=True)
 
 
+ERROR_ENVELOPE = "ErrorEnvelope"
 BEARER_AUTH = "bearerAuth"
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Carries a view's declared errors from document_errors to ErrorResponsesPlugin, which removes it.
+DECLARED_ERRORS = "x-evently-errors"
 
 
-def _response_ref(status):
-    """flask-smorest registers one error response (the envelope) per HTTPStatus name."""
-    return HTTPStatus(int(status)).name
-
-
-class CommonErrorsPlugin(BasePlugin):
-    """Declares on every operation the errors any of them can answer with, so the
-    document lists them explicitly instead of hiding them behind `default`."""
-
-    def operation_helper(self, path=None, operations=None, **_kwargs):
-        for method, operation in (operations or {}).items():
-            responses = operation.setdefault("responses", {})
-            statuses = [429, 503]  # the default rate limit; PostgreSQL or Redis down
-            if "{" in (path or ""):
-                statuses.append(404)
-            if method.upper() in BODY_METHODS:  # any body sent to them is checked: too big, not JSON
-                statuses += [413, 415]
-            declared = {str(code) for code in responses}
-            for status in statuses:
-                if str(status) not in declared:
-                    responses[status] = _response_ref(status)
-
-
-def document_errors(*statuses, security=None):
-    """Decorator adding error responses (the envelope) and optionally `security` to a view's OpenAPI doc."""
+def document_errors(*errors, security=None):
+    """Decorator declaring the AppError classes a view can answer with, beyond those every
+    operation of its shape can (ErrorResponsesPlugin), and optionally its `security`.
+    Declarations add up: auth_required declares Unauthorized, the route its own conflicts."""
+    for error in errors:
+        if not (isinstance(error, type) and issubclass(error, AppError)):
+            raise TypeError(f"document_errors() takes AppError classes from evently.errors, not {error!r}")
 
     def decorator(view):
         apidoc = copy.deepcopy(getattr(view, "_apidoc", {}))
-        responses = apidoc.setdefault("response", {}).setdefault("responses", {})
-        for status in statuses:
-            responses.setdefault(status, [_response_ref(status)])
+        manual = apidoc.setdefault("manual_doc", {})
+        manual[DECLARED_ERRORS] = list(dict.fromkeys([*manual.get(DECLARED_ERRORS, ()), *errors]))
         if security is not None:
-            apidoc.setdefault("manual_doc", {})["security"] = security
+            manual["security"] = security
         view._apidoc = apidoc
         return view
 
     return decorator
 
 
+def takes_input(operation):
+    """A body, query or header parameters, or flask-smorest's 400 for @blp.arguments (a query schema
+    without fields still refuses every key)."""
+    return ("requestBody" in operation or 400 in operation.get("responses", {})
+            or any(parameter.get("in") in ("query", "header") for parameter in operation.get("parameters", ())))
+
+
+def implied_errors(path, method, operation):
+    """What any operation of this shape can answer, whatever its view does."""
+    errors = []
+    if takes_input(operation):
+        errors.append(ValidationError)
+    if "{" in path:
+        errors.append(NotFound)
+    if "requestBody" in operation:  # a body is read only where it is parsed
+        errors.append(PayloadTooLarge)
+    if method.upper() in BODY_METHODS:  # any body sent to them must be JSON (security.require_json_body)
+        errors.append(UnsupportedMediaType)
+    return [*errors, RateLimited, Unavailable]  # the default rate limit; PostgreSQL or Redis down
+
+
+class ErrorResponsesPlugin(BasePlugin):
+    """Writes every operation's error responses, one per status: a description naming the codes
+    it can carry and, for each code, an example of the envelope. The errors are the ones the
+    operation's shape implies plus the ones its view declared with document_errors; nothing
+    hides behind `default`. Also gives integer path parameters an example id."""
+
+    def init_spec(self, spec):
+        self.spec = spec
+
+    def path_helper(self, path=None, operations=None, parameters=None, **_kwargs):
+        for parameter in parameters or ():
+            if parameter.get("in") == "path" and parameter.get("schema", {}).get("type") == "integer":
+                parameter.setdefault("example", 1)
+
+    def operation_helper(self, path=None, operations=None, **_kwargs):
+        for method, operation in (operations or {}).items():
+            errors = dict.fromkeys([*implied_errors(path, method, operation), *operation.pop(DECLARED_ERRORS, ())])
+            responses = operation.setdefault("responses", {})
+            for status, group in _by_status(errors).items():
+                responses.pop(status, None)  # flask-smorest's generic reference for arguments' 400
+                responses[str(status)] = self._response(status, group, operation)
+            operation["responses"] = dict(sorted(responses.items(), key=lambda item: str(item[0])))
+
+    def _response(self, status, errors, operation):
+        """A response component named by the code when one code is all it can carry (apispec
+        makes the name a $ref); else one written here, its examples named by their codes."""
+        if errors == [ValidationError]:
+            return self._inline(status, errors, operation)
+        if len(errors) == 1:
+            code = errors[0].code
+            if code not in self.spec.components.responses:
+                self.spec.components.response(code, self._inline(status, errors, operation))
+            return code
+        return self._inline(status, errors, operation)
+
+    def _inline(self, status, errors, operation):
+        codes = ", ".join(f"`{error.code}`" for error in errors)
+        examples = {error.code: self._example(error, operation) for error in errors}
+        return {"description": f"{HTTPStatus(status).phrase}: {codes}.",
+                "content": {"application/json": {"schema": ERROR_ENVELOPE, "examples": examples}}}
+
+    def _example(self, error, operation):
+        """The example's name in components (apispec makes it a $ref), or an inline example."""
+        if error is ValidationError:
+            return _validation_example(self.spec, operation)
+        if error.code not in self.spec.components.examples:
+            self.spec.components.example(error.code, {"summary": error.message, "value": example_envelope(error)})
+        return error.code
+
+
+def _by_status(errors):
+    groups = {}
+    for error in errors:
+        groups.setdefault(error.status, []).append(error)
+    return groups
+
+
+def _validation_example(spec, operation):
+    """VALIDATION_ERROR as this operation gives it: its first required body field left out, or
+    else a query key it does not know."""
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    name = body.get("$ref", "").rsplit("/", 1)[-1]
+    required = spec.components.schemas.get(name, {}).get("required", [])
+    details = {required[0]: ["Missing data for required field."]} if required else {"colour": ["Unknown field."]}
+    return {"summary": ValidationError.message, "value": error_payload(ValidationError.code, ValidationError.message,
+                                                                        details)}
+
+
+# OpenAPI 3.0.3: `nullable` only widens a `type` in the same schema object, so "an object of
+# this schema, or null" is the $ref or an object schema that admits null alone.
+NULL_ONLY = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def nullable_nested(_converter, field, ret, **_kwargs):
+    """apispec writes a nullable Nested as anyOf [{type: object, nullable: true}, {$ref}], and
+    Swagger UI draws examples from the first branch: `"booking": {}`. The $ref comes first here."""
+    if not (isinstance(field, ma.fields.Nested) and field.allow_none and "anyOf" in ret):
+        return {}
+    refs = [branch for branch in ret.pop("anyOf") if "$ref" in branch]
+    return {"anyOf": [*refs, NULL_ONLY]}
+
+
 class Api(SmorestApi):
     ERROR_SCHEMA = ErrorEnvelopeSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every error response is explicit (ErrorResponsesPlugin)
 
     def init_app(self, app, *, spec_kwargs=None):
-        super().init_app(app, spec_kwargs={"extra_plugins": [CommonErrorsPlugin()], **(spec_kwargs or {})})
+        super().init_app(app, spec_kwargs={"extra_plugins": [ErrorResponsesPlugin()], **(spec_kwargs or {})})
+        self.spec.components.schema(ERROR_ENVELOPE, schema=ErrorEnvelopeSchema)
         self.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+        self.ma_plugin.converter.add_attribute_function(nullable_nested)
+
+    def _register_responses(self):
+        """flask-smorest's one response per HTTP status would carry no code; ErrorResponsesPlugin writes them."""
 
     def _register_error_handlers(self):
         """Errors are rendered by evently.errors, not by flask-smorest's default payload."""

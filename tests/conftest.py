@@ -5,8 +5,13 @@ once per session. Tests commit for real (services own their transactions, and
 race tests use many connections), so every table is truncated and the test
 Redis DB flushed after each test. TEST_DATABASE_URL / TEST_REDIS_URL pick
 other instances so that parallel runs never share state.
+
+Every error answer of a documented operation is checked against the OpenAPI document
+(tests/openapi_truth.py): a test that makes an operation answer a code its document does not
+list fails.
 """
 import os
+from pathlib import Path
 
 import pytest
 import redis
@@ -18,8 +23,14 @@ from evently.dbsetup import recreate_database
 from evently.extensions import db, redis_client
 from evently.notifications import relay
 from evently.seats import holds
-from tests import factories
+from tests import factories, openapi_truth
 from tests.waiting import wait_until
+
+TESTS = Path(__file__).resolve().parent
+TRUTH_CHECK = "tests/test_openapi_truth.py::test_every_documented_error_code_is_answered_by_its_operation"
+_DESELECTED = []
+
+openapi_truth.watch()
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +40,7 @@ def app():
     with app.app_context():
         upgrade(directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
         db.engine.dispose()
+    openapi_truth.learn(app.test_client().get("/api/openapi.json").get_json())
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -52,6 +64,40 @@ def clean_state(app):
         with db.engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {', '.join(all_tables())} RESTART IDENTITY CASCADE"))
         redis_client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def only_documented_error_codes():
+    """Fails the test during which a documented operation answered an undocumented error code."""
+    mark = openapi_truth.violation_mark()
+    yield
+    found = openapi_truth.violations_since(mark)
+    if found:
+        pytest.fail(openapi_truth.describe_violations(found), pytrace=False)
+
+
+def pytest_deselected(items):
+    _DESELECTED.extend(items)
+
+
+def pytest_collection_modifyitems(items):
+    """The check that every documented code was answered runs after every test that could answer it."""
+    items.sort(key=lambda item: item.nodeid == TRUTH_CHECK)
+
+
+def pytest_collection_finish(session):
+    openapi_truth.RECORD.whole_suite = whole_default_suite(session)
+
+
+def whole_default_suite(session):
+    """Whether this run is at least `make test`'s: every test file collected, nothing left out but
+    the slow and browser tests, in one process (an xdist worker sees only its share)."""
+    if hasattr(session.config, "workerinput"):
+        return False
+    if any(not {"slow", "browser"} & {mark.name for mark in item.iter_markers()} for item in _DESELECTED):
+        return False
+    collected = {Path(item.path) for item in [*session.items, *_DESELECTED]}
+    return set(TESTS.rglob("test_*.py")) <= collected
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 import marshmallow as ma
 
 from evently.auth.tokens import admin_required
+from evently.errors import NotFound
 from evently.http import Blueprint, document_errors, envelope
 
 from . import services
@@ -37,7 +38,7 @@ def overview(_query):
 
 @blp.get("/revenue")
 @admin_required
-@document_errors(404)
+@document_errors(NotFound)
 @blp.arguments(RevenueQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
 @blp.response(200, envelope(RevenueSeriesSchema))
 def revenue(**query):

@@ -25,9 +25,9 @@ class OverviewQuerySchema(Schema):
 class RangeQuerySchema(Schema):
     day_from = ma.fields.Date(data_key="from", validate=DAY_IN_RANGE, metadata={
         "description": "First UTC day included (YYYY-MM-DD). Default: the start of the bucket "
-                       "DEFAULT_BUCKETS back from `to` (30 days, 12 weeks or 12 months)."})
+                       "DEFAULT_BUCKETS back from `to` (30 days, 12 weeks or 12 months).", "example": "2026-11-01"})
     day_to = ma.fields.Date(data_key="to", validate=DAY_IN_RANGE, metadata={
-        "description": "Last UTC day included (YYYY-MM-DD). Default: today (UTC)."})
+        "description": "Last UTC day included (YYYY-MM-DD). Default: today (UTC).", "example": "2026-11-30"})
 
     @ma.post_load
     def resolve(self, data, **_kwargs):
@@ -43,7 +43,7 @@ class RevenueQuerySchema(RangeQuerySchema):
         "description": f"UTC buckets via date_trunc: day (≤{MAX_BUCKETS['day']}), week starting Monday "
                        f"(≤{MAX_BUCKETS['week']}), month (≤{MAX_BUCKETS['month']})."})
     event_id = ma.fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_ID),
-                                 metadata={"description": "Only this event (404 if it does not exist)."})
+                                 metadata={"description": "Only this event (404 if it does not exist).", "example": 1})
 
 
 class UsersQuerySchema(RangeQuerySchema):

@@ -13,7 +13,8 @@ blp = Blueprint("audit", __name__, url_prefix="/api/events", description="Audit 
 @blp.arguments(AuditQuerySchema, location="query")
 @blp.response(200, envelope(AuditEntrySchema, many=True, paginated=True))
 def event_log(query, event_id):
-    """Every admin change of the event, its bookings and its queue, newest first (admin)."""
+    """Every admin change of the event, its bookings and its queue, newest first (admin). A deleted
+    event's log stays readable; an event that never existed is 404."""
     entries, total = services.event_log(event_id=event_id, **query)
     return {"message": "Audit log.", "data": entries,
             "meta": page_meta(page=query["page"], per_page=query["per_page"], total=total)}

@@ -3,6 +3,7 @@ reset, create-admin and create-staff. Every answer here carries `Cache-Control: 
 from flask import current_app
 from flask_jwt_extended import current_user, get_jwt, jwt_required
 
+from evently.errors import EmailTaken, Forbidden, Unauthorized
 from evently.extensions import limiter
 from evently.http import Blueprint, document_errors, envelope
 
@@ -26,7 +27,7 @@ def session_id():
 
 
 @blp.post("/register")
-@document_errors(409)
+@document_errors(EmailTaken)
 @limiter.limit(auth_limit)
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(AuthResultSchema))
@@ -37,7 +38,7 @@ def register(body):
 
 
 @blp.post("/login")
-@document_errors(401)
+@document_errors(Unauthorized)
 @limiter.limit(auth_limit)
 @blp.arguments(LoginSchema)
 @blp.response(200, envelope(AuthResultSchema))
@@ -49,7 +50,7 @@ def login(body):
 
 
 @blp.post("/refresh")
-@document_errors(401, security=BEARER)
+@document_errors(Unauthorized, security=BEARER)
 @jwt_required(refresh=True)
 @blp.response(200, envelope(TokenPairSchema))
 def refresh():
@@ -60,7 +61,7 @@ def refresh():
 
 
 @blp.post("/logout")
-@document_errors(401, security=BEARER)
+@document_errors(Unauthorized, security=BEARER)
 @jwt_required(verify_type=False)
 @blp.response(200, envelope(SessionsEndedSchema, name="LogoutEnvelope"))
 def logout():
@@ -85,7 +86,7 @@ def me():
 
 
 @blp.post("/password")
-@document_errors(403)
+@document_errors(Forbidden)
 @auth_required
 @limiter.limit(auth_limit)
 @blp.arguments(PasswordChangeSchema)
@@ -109,7 +110,7 @@ def request_password_reset(body):
 
 
 @blp.post("/password-reset/confirm")
-@document_errors(401)
+@document_errors(Unauthorized)
 @limiter.limit(auth_limit)
 @blp.arguments(PasswordResetConfirmSchema)
 @blp.response(200, envelope(SessionsEndedSchema, name="PasswordResetEnvelope"))
@@ -121,7 +122,7 @@ def confirm_password_reset(body):
 
 
 @blp.post("/create-admin")
-@document_errors(409)
+@document_errors(EmailTaken)
 @admin_required
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(UserDataSchema, name="AdminEnvelope"))
@@ -131,7 +132,7 @@ def create_admin(body):
 
 
 @blp.post("/create-staff")
-@document_errors(409)
+@document_errors(EmailTaken)
 @admin_required
 @blp.arguments(RegisterSchema)
 @blp.response(201, envelope(UserDataSchema, name="StaffEnvelope"))

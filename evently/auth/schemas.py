@@ -9,6 +9,9 @@ from evently.http import Schema
 PASSWORD = dict(required=True, validate=validate.Length(min=8, max=128), load_only=True)
 # What a login or a reset request may name: any text, so a malformed address is refused like an unknown one.
 ADDRESS = dict(required=True, validate=validate.Length(min=1, max=254))
+# Swagger UI's "Try it out" starts from these: one account, the same in every request.
+EMAIL_EXAMPLE = {"example": "ada@example.com"}
+PASSWORD_EXAMPLE = {"example": "correct horse battery"}
 
 
 def ascii_address(value):
@@ -20,9 +23,10 @@ def ascii_address(value):
 
 
 class RegisterSchema(Schema):
-    email = ma.fields.Email(required=True, validate=[validate.Length(max=254), ascii_address])
-    password = ma.fields.String(**PASSWORD)
-    name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank])
+    email = ma.fields.Email(required=True, validate=[validate.Length(max=254), ascii_address], metadata=EMAIL_EXAMPLE)
+    password = ma.fields.String(**PASSWORD, metadata=PASSWORD_EXAMPLE)
+    name = ma.fields.String(required=True, validate=[validate.Length(min=1, max=120), not_blank],
+                            metadata={"example": "Ada Lovelace"})
 
     @ma.pre_load
     def strip_email(self, data, **_kwargs):
@@ -34,22 +38,26 @@ class RegisterSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = ma.fields.String(**ADDRESS)
-    password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
+    email = ma.fields.String(**ADDRESS, metadata=EMAIL_EXAMPLE)
+    password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True,
+                                metadata=PASSWORD_EXAMPLE)
 
 
 class PasswordChangeSchema(Schema):
-    current_password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
-    new_password = ma.fields.String(**PASSWORD)
+    current_password = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True,
+                                        metadata=PASSWORD_EXAMPLE)
+    new_password = ma.fields.String(**PASSWORD, metadata={"example": "staple battery horse 42"})
 
 
 class PasswordResetRequestSchema(Schema):
-    email = ma.fields.String(**ADDRESS)
+    email = ma.fields.String(**ADDRESS, metadata=EMAIL_EXAMPLE)
 
 
 class PasswordResetConfirmSchema(Schema):
-    token = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True)
-    password = ma.fields.String(**PASSWORD)
+    token = ma.fields.String(required=True, validate=validate.Length(min=1, max=128), load_only=True,
+                             metadata={"description": "The token from the reset mail.",
+                                       "example": "Q2hhbmdlIG1lOiB0aGUgdG9rZW4gZnJvbSB0aGUgbWFpbA"})
+    password = ma.fields.String(**PASSWORD, metadata={"example": "staple battery horse 42"})
 
 
 class UserSchema(Schema):

@@ -7,7 +7,7 @@ from flask import current_app, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTDecodeError
 
-from evently.errors import Forbidden, Unauthorized, handle_app_error
+from evently.errors import TOKEN_REFUSED, Forbidden, Unauthorized, handle_app_error
 from evently.extensions import jwt
 from evently.http import BEARER_AUTH, document_errors
 
@@ -84,7 +84,7 @@ def checked_claims(payload):
 @jwt.needs_fresh_token_loader
 @jwt.token_verification_failed_loader
 def reject_token(*_args):
-    return handle_app_error(Unauthorized("The access token is missing, invalid, expired or revoked."))
+    return handle_app_error(Unauthorized(TOKEN_REFUSED))
 
 
 BEARER = [{BEARER_AUTH: []}]
@@ -96,7 +96,7 @@ def auth_required(view):
         verify_jwt_in_request()
         return view(*args, **kwargs)
 
-    return document_errors(401, security=BEARER)(wrapper)
+    return document_errors(Unauthorized, security=BEARER)(wrapper)
 
 
 def admin_required(view):
@@ -107,7 +107,7 @@ def admin_required(view):
             raise Forbidden("Only administrators may do this.")
         return view(*args, **kwargs)
 
-    return document_errors(401, 403, security=BEARER)(wrapper)
+    return document_errors(Unauthorized, Forbidden, security=BEARER)(wrapper)
 
 
 def door_required(view):
@@ -119,7 +119,7 @@ def door_required(view):
             raise Forbidden("Only staff and administrators may do this.")
         return view(*args, **kwargs)
 
-    return document_errors(401, 403, security=BEARER)(wrapper)
+    return document_errors(Unauthorized, Forbidden, security=BEARER)(wrapper)
 
 
 def optional_user():

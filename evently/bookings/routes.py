@@ -5,8 +5,9 @@ from flask import jsonify, request
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import auth_required
-from evently.errors import ValidationError
-from evently.http import Blueprint, ErrorEnvelopeSchema, document_errors, envelope, page_meta
+from evently.errors import (AlreadyCancelled, AlreadyWaitlisted, EventNotBookable, EventStarted, IdempotencyInProgress,
+                            IdempotencyKeyReused, NotFound, PerUserLimit, SoldOut, ValidationError)
+from evently.http import Blueprint, document_errors, envelope, page_meta
 
 from . import idempotency, services
 from .schemas import BookingCancelSchema, BookingCreateSchema, BookingQuerySchema, BookingResultSchema, BookingWithEventSchema
@@ -18,9 +19,8 @@ BookingResultEnvelope = envelope(BookingResultSchema)
 
 
 @blp.post("")
-@document_errors(404, 409)
-@blp.alt_response(422, schema=ErrorEnvelopeSchema,
-                  description="IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came earlier with another body.")
+@document_errors(NotFound, EventNotBookable, EventStarted, SoldOut, AlreadyWaitlisted, PerUserLimit,
+                 IdempotencyInProgress, IdempotencyKeyReused)
 @auth_required
 @blp.arguments(BookingCreateSchema)
 @blp.response(201, BookingResultEnvelope)
@@ -67,7 +67,7 @@ def get_booking(booking_id):
 
 
 @blp.delete("/<int:booking_id>")
-@document_errors(409)
+@document_errors(AlreadyCancelled, EventStarted)
 @auth_required
 @blp.response(200, envelope(BookingWithEventSchema, name="CancelledBookingEnvelope"))
 def cancel_booking(booking_id):
@@ -77,7 +77,7 @@ def cancel_booking(booking_id):
 
 
 @blp.post("/<int:booking_id>/cancel")
-@document_errors(409)
+@document_errors(AlreadyCancelled, EventStarted)
 @auth_required
 @blp.arguments(BookingCancelSchema)
 @blp.response(200, envelope(BookingWithEventSchema, name="ChangedBookingEnvelope"))

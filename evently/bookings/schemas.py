@@ -8,15 +8,17 @@ from evently.waitlist.schemas import WaitlistEntrySchema
 
 
 class BookingCreateSchema(Schema):
-    event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
-    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62),
+                                 metadata={"example": 1})
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
+                                 metadata={"example": 2})
     allow_partial = StrictBoolean(load_default=True)
     join_waitlist = StrictBoolean(load_default=True)
 
 
 class BookingQuerySchema(PageQuerySchema):
-    status = ma.fields.String(validate=validate.OneOf(["confirmed", "cancelled"]))
-    event_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62))
+    status = ma.fields.String(validate=validate.OneOf(["confirmed", "cancelled"]), metadata={"example": "confirmed"})
+    event_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**62), metadata={"example": 1})
     all_users = ma.fields.Boolean(load_default=False, metadata={"description": "Admins only: everyone's bookings"})
 
 
@@ -52,7 +54,8 @@ class BookingWithEventSchema(BookingSchema):
 
 class BookingCancelSchema(Schema):
     quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
-                                 metadata={"description": "Seats to give back; all of them cancels the booking."})
+                                 metadata={"description": "Seats to give back; all of them cancels the booking.",
+                                           "example": 1})
 
 
 class BookingResultSchema(Schema):

@@ -1,8 +1,11 @@
 """/api/events: public browsing and the admin event lifecycle."""
+from decimal import Decimal
+
 import marshmallow as ma
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import admin_required, door_required, optional_user
+from evently.errors import CapacityBelowBooked, EventCancelled, EventHasBookings, Forbidden, Unauthorized
 from evently.http import CSV_RESPONSE, Blueprint, csv_response, document_errors, envelope, page_meta
 
 from . import attendees, list_cache, services
@@ -13,7 +16,7 @@ blp = Blueprint("events", __name__, url_prefix="/api/events", description="event
 
 
 @blp.get("")
-@document_errors(401, 403)  # `status` is for admins; a bad token is refused
+@document_errors(Unauthorized, Forbidden)  # `status` is for admins; a bad token is refused
 @list_cache.serve_public_page  # before the parsing: a hit skips it
 # webargs excludes unknown query keys by default; the contract rejects them.
 @blp.arguments(EventQuerySchema, location="query", unknown=ma.RAISE, as_kwargs=True)
@@ -32,7 +35,7 @@ def list_events(**query):
 
 
 @blp.get("/<int:event_id>")
-@document_errors(401)  # a bad token is refused
+@document_errors(Unauthorized)  # a bad token is refused
 @blp.response(200, envelope(EventSchema))
 def get_event(event_id):
     """One event: published ones for everyone, any status for admins; otherwise 404."""
@@ -49,9 +52,10 @@ def create_event(body):
 
 
 @blp.put("/<int:event_id>")
-@document_errors(409)
+@document_errors(EventCancelled, EventHasBookings, CapacityBelowBooked)
 @admin_required
-@blp.arguments(EventUpdateSchema)
+# A partial update, as a client sends one (Swagger UI would otherwise send every field's example).
+@blp.arguments(EventUpdateSchema, example={"capacity": 150, "price": Decimal("30.00")})
 @blp.response(200, envelope(EventSchema))
 def update_event(body, event_id):
     """Partially update an event (admin). Raising capacity promotes the waitlist;
@@ -61,7 +65,7 @@ def update_event(body, event_id):
 
 
 @blp.delete("/<int:event_id>")
-@document_errors(409)
+@document_errors(EventCancelled)
 @admin_required
 @blp.response(200, envelope(EventRemovalSchema))
 def delete_event(event_id):

@@ -13,6 +13,8 @@ SORTS = ("startsAt", "-startsAt", "popularity", "price", "-price")
 ADMIN_STATUS_FILTERS = ("draft", "published", "cancelled", "all")
 MAX_PRICE = Decimal("99999999.99")
 MAX_CAPACITY = 1_000_000
+DESCRIPTION_LENGTH = validate.Length(max=10_000)
+EDITABLE_STATUSES = validate.OneOf(("draft", "published"))
 
 
 class Price(Money):
@@ -28,22 +30,43 @@ class Price(Money):
         return rounded
 
 
+# The examples make one event that Swagger UI's "Try it out" can create as shown (startsAt must be
+# in the future: tests/test_openapi_examples.py sends them, and says so once this date has passed).
+EXAMPLE_STARTS_AT, EXAMPLE_ENDS_AT = "2030-09-14T19:00:00Z", "2030-09-14T22:30:00Z"
+
+
 def _title(**kwargs):
     return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank, single_line],
-                            metadata={"pattern": SINGLE_LINE_PATTERN}, **kwargs)
+                            metadata={"pattern": SINGLE_LINE_PATTERN, "example": "Jazz Night: the Blue Note Trio"},
+                            **kwargs)
+
+
+def _description(**kwargs):
+    return ma.fields.String(validate=DESCRIPTION_LENGTH, metadata={
+        "example": "Two sets of standards and originals. Doors open at 18:30."}, **kwargs)
 
 
 def _venue(**kwargs):
     return ma.fields.String(validate=[validate.Length(min=1, max=200), not_blank, single_line],
-                            metadata={"pattern": SINGLE_LINE_PATTERN}, **kwargs)
+                            metadata={"pattern": SINGLE_LINE_PATTERN, "example": "Blue Note, Milan"}, **kwargs)
+
+
+def _starts_at(**kwargs):
+    return UtcDateTime(metadata={"example": EXAMPLE_STARTS_AT}, **kwargs)
+
+
+def _ends_at(**kwargs):
+    return UtcDateTime(metadata={"example": EXAMPLE_ENDS_AT}, **kwargs)
 
 
 def _capacity(**kwargs):
-    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY), **kwargs)
+    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_CAPACITY),
+                             metadata={"example": 120}, **kwargs)
 
 
 def _price(**kwargs):
-    return Price(validate=validate.Range(min=Decimal(0), max=MAX_PRICE), **kwargs)
+    return Price(validate=validate.Range(min=Decimal(0), max=MAX_PRICE), metadata={"example": Decimal("25.00")},
+                 **kwargs)
 
 
 def _currency(**kwargs):
@@ -51,23 +74,28 @@ def _currency(**kwargs):
     # and the pattern stays valid ECMA regex for the OpenAPI document (`\Z` is not).
     message = "Use a 3-letter uppercase ISO 4217 code."
     return ma.fields.String(validate=[validate.Length(equal=3, error=message),
-                                      validate.Regexp(r"^[A-Z]{3}$", error=message)], **kwargs)
+                                      validate.Regexp(r"^[A-Z]{3}$", error=message)], metadata={"example": "EUR"},
+                            **kwargs)
+
+
+def _status(**kwargs):
+    return ma.fields.String(validate=EDITABLE_STATUSES, metadata={"example": "published"}, **kwargs)
 
 
 def _max_per_booking(**kwargs):
-    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=100), **kwargs)
+    return ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=100), metadata={"example": 6}, **kwargs)
 
 
 def _max_per_user(**kwargs):
     return ma.fields.Integer(strict=True, allow_none=True, validate=validate.Range(min=1, max=MAX_CAPACITY), metadata={
-        "description": "The most seats one user may hold for this event, confirmed plus waiting; null: no cap."},
-        **kwargs)
+        "description": "The most seats one user may hold for this event, confirmed plus waiting; null: no cap.",
+        "example": 10}, **kwargs)
 
 
 def _waitlist_paused(**kwargs):
     return StrictBoolean(metadata={
         "description": "While true, free seats are held for the waitlist (not sold directly) and nobody is "
-                       "promoted; setting it back to false promotes at once."}, **kwargs)
+                       "promoted; setting it back to false promotes at once.", "example": False}, **kwargs)
 
 
 def known_zone(value):
@@ -81,9 +109,6 @@ def _timezone(**kwargs):
                        "reminders show the event's local time.", "example": "Europe/Paris"}, **kwargs)
 
 
-DESCRIPTION_LENGTH = validate.Length(max=10_000)
-EDITABLE_STATUSES = validate.OneOf(("draft", "published"))
-
 
 def check_schedule(data, *, require_future):
     starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
@@ -95,14 +120,14 @@ def check_schedule(data, *, require_future):
 
 class EventCreateSchema(Schema):
     title = _title(required=True)
-    description = ma.fields.String(load_default="", validate=DESCRIPTION_LENGTH)
+    description = _description(load_default="")
     venue = _venue(required=True)
-    starts_at = UtcDateTime(required=True)
-    ends_at = UtcDateTime(required=True)
+    starts_at = _starts_at(required=True)
+    ends_at = _ends_at(required=True)
     capacity = _capacity(required=True)
     price = _price(required=True)
     currency = _currency(load_default="USD")
-    status = ma.fields.String(load_default="draft", validate=EDITABLE_STATUSES)
+    status = _status(load_default="draft")
     # Missing means the configured DEFAULT_MAX_PER_BOOKING (the service reads config).
     max_per_booking = _max_per_booking()
     max_per_user = _max_per_user(load_default=None)
@@ -120,14 +145,14 @@ class EventUpdateSchema(Schema):
     are made by the service."""
 
     title = _title()
-    description = ma.fields.String(validate=DESCRIPTION_LENGTH)
+    description = _description()
     venue = _venue()
-    starts_at = UtcDateTime()
-    ends_at = UtcDateTime()
+    starts_at = _starts_at()
+    ends_at = _ends_at()
     capacity = _capacity()
     price = _price()
     currency = _currency()
-    status = ma.fields.String(validate=EDITABLE_STATUSES)
+    status = _status()
     max_per_booking = _max_per_booking()
     max_per_user = _max_per_user()
     waitlist_paused = _waitlist_paused()
@@ -142,12 +167,15 @@ class EventUpdateSchema(Schema):
 
 class EventQuerySchema(PageQuerySchema):
     q = ma.fields.String(validate=validate.Length(min=1, max=100),
-                         metadata={"description": "Case-insensitive substring of the title or description."})
+                         metadata={"description": "Case-insensitive substring of the title or description.",
+                                   "example": "jazz"})
     starts_from = UtcDateTime(data_key="from", metadata={
-        "description": "Events starting at or after this instant (default: now, i.e. upcoming only)."})
-    to = UtcDateTime(metadata={"description": "Events starting at or before this instant."})
+        "description": "Events starting at or after this instant (default: now, i.e. upcoming only).",
+        "example": "2027-01-01T00:00:00Z"})
+    to = UtcDateTime(metadata={"description": "Events starting at or before this instant.",
+                               "example": "2030-12-31T23:59:59Z"})
     venue = ma.fields.String(validate=validate.Length(min=1, max=200),
-                             metadata={"description": "Case-insensitive exact venue name."})
+                             metadata={"description": "Case-insensitive exact venue name.", "example": "Blue Note, Milan"})
     sort = ma.fields.String(load_default="startsAt", validate=validate.OneOf(SORTS),
                             metadata={"description": "popularity = most booked seats first."})
     status = ma.fields.String(validate=validate.OneOf(ADMIN_STATUS_FILTERS),
@@ -201,14 +229,17 @@ class EventRemovalSchema(EventSchema):
     cancellation_job = ma.fields.Nested(JobSchema, allow_none=True)
 
 
+def _booking_status(**kwargs):
+    return ma.fields.String(validate=validate.OneOf(("confirmed", "cancelled")), metadata={
+        "description": "Only bookings in this status (default: all).", "example": "confirmed"}, **kwargs)
+
+
 class AttendeeQuerySchema(PageQuerySchema):
-    status = ma.fields.String(validate=validate.OneOf(("confirmed", "cancelled")),
-                              metadata={"description": "Only bookings in this status (default: all)."})
+    status = _booking_status()
 
 
 class AttendeeExportQuerySchema(Schema):
-    status = ma.fields.String(validate=validate.OneOf(("confirmed", "cancelled")),
-                              metadata={"description": "Only bookings in this status (default: all)."})
+    status = _booking_status()
 
 
 class AttendeeSchema(Schema):

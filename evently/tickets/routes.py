@@ -3,6 +3,7 @@ from flask import Response, g
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import auth_required, door_required, optional_user
+from evently.errors import AlreadyCheckedIn, NotFound, TicketVoid, Unauthorized
 from evently.extensions import limiter
 from evently.http import Blueprint, document_errors, envelope
 
@@ -33,7 +34,7 @@ def _qr(booking_id, ticket_id, kind):
 
 
 @blp.get("/bookings/<int:booking_id>/tickets/<int:ticket_id>/qr.svg")
-@document_errors(409)
+@document_errors(TicketVoid)
 @auth_required
 @blp.doc(responses=_image_response(qr.SVG))
 def ticket_svg(booking_id, ticket_id):
@@ -42,7 +43,7 @@ def ticket_svg(booking_id, ticket_id):
 
 
 @blp.get("/bookings/<int:booking_id>/tickets/<int:ticket_id>/qr.png")
-@document_errors(409)
+@document_errors(TicketVoid)
 @auth_required
 @blp.doc(responses=_image_response(qr.PNG))
 def ticket_png(booking_id, ticket_id):
@@ -51,7 +52,7 @@ def ticket_png(booking_id, ticket_id):
 
 
 @blp.get("/events/<int:event_id>/checkin-key")
-@document_errors(401)  # a bad token is refused
+@document_errors(Unauthorized)  # a bad token is refused
 @blp.response(200, envelope(CheckinKeySchema))
 def checkin_key(event_id):
     """The event's Ed25519 public key: a scanner holding it verifies ticket codes offline.
@@ -63,7 +64,7 @@ def checkin_key(event_id):
 # limiter's store) is down: check-ins are for staff accounts only and skip the per-client limit.
 @blp.post("/checkins")
 @limiter.exempt
-@document_errors(404, 409)
+@document_errors(NotFound, AlreadyCheckedIn, TicketVoid)
 @door_required
 @blp.arguments(CheckInCreateSchema)
 @blp.response(201, envelope(CheckInSchema))

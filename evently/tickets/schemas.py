@@ -32,7 +32,9 @@ class CheckinKeySchema(Schema):
 
 class CheckInCreateSchema(Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=1, max=codes.MAX_LENGTH),
-                            metadata={"description": "The ticket's code, as scanned from its QR code."})
+                            metadata={"description": "The ticket's code, as scanned from its QR code.",
+                                      # The shape of a code; only a code this server signed is admitted.
+                                      "example": "EVT1:1:1:1:EVT-7K2M9QXA:" + "A" * 103})
 
 
 class ScannerSchema(Schema):
@@ -53,7 +55,8 @@ class CheckInSchema(Schema):
 
 class UndoCheckInSchema(Schema):
     reason = ma.fields.String(validate=[validate.Length(min=1, max=500), single_line], metadata={
-        "description": "Why (kept in the event's audit log).", "pattern": SINGLE_LINE_PATTERN})
+        "description": "Why (kept in the event's audit log).", "pattern": SINGLE_LINE_PATTERN,
+        "example": "Scanned the wrong ticket."})
 
 
 class UndoneSchema(Schema):

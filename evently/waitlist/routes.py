@@ -2,6 +2,7 @@
 from flask_jwt_extended import current_user
 
 from evently.auth.tokens import admin_required, auth_required
+from evently.errors import AlreadyWaitlisted, EventNotBookable, EventStarted, NotFound, PerUserLimit, SeatsAvailable
 from evently.http import CSV_RESPONSE, Blueprint, csv_response, document_errors, envelope, page_meta
 
 from . import services
@@ -12,7 +13,7 @@ blp = Blueprint("waitlist", __name__, url_prefix="/api", description="Waitlist")
 
 
 @blp.post("/waitlist")
-@document_errors(404, 409)
+@document_errors(NotFound, EventNotBookable, EventStarted, SeatsAvailable, AlreadyWaitlisted, PerUserLimit)
 @auth_required
 @blp.arguments(WaitlistJoinSchema)
 @blp.response(201, envelope(WaitlistEntryDataSchema))

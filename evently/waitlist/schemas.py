@@ -7,8 +7,10 @@ from evently.http import PageQuerySchema, Schema
 
 
 class WaitlistJoinSchema(Schema):
-    event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62))
-    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000))
+    event_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**62),
+                                 metadata={"example": 1})
+    quantity = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1000),
+                                 metadata={"example": 2})
     allow_partial = StrictBoolean(load_default=True, metadata={
         "description": "Accept part of the seats when fewer are freed (default). All-or-nothing entries keep "
                        "their place but are skipped until enough seats are free at once."})
@@ -45,26 +47,26 @@ class QueueQuerySchema(PageQuerySchema):
     pass
 
 
-def _reason(**kwargs):
+def _reason(example, **kwargs):
     return ma.fields.String(validate=[validate.Length(min=1, max=500), single_line], metadata={
         "description": "Why (kept in the audit log; told to the user when an entry is removed).",
-        "pattern": SINGLE_LINE_PATTERN}, **kwargs)
+        "pattern": SINGLE_LINE_PATTERN, "example": example}, **kwargs)
 
 
 class RemoveEntrySchema(Schema):
-    reason = _reason()
+    reason = _reason("Asked by phone to be taken off the list.")
 
 
 class MoveEntrySchema(Schema):
     position = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000),
-                                 metadata={"description": "The new place, 1 = next served."})
-    reason = _reason()
+                                 metadata={"description": "The new place, 1 = next served.", "example": 1})
+    reason = _reason("Kept a place for the soloist's family.")
 
 
 class PromoteSchema(Schema):
     seats = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000),
-                              metadata={"description": "Free seats to hand out, in queue order."})
-    reason = _reason()
+                              metadata={"description": "Free seats to hand out, in queue order.", "example": 2})
+    reason = _reason("Seats released by the sponsor.")
 
 
 class PromotedSchema(Schema):

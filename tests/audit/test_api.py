@@ -47,6 +47,17 @@ def test_the_audit_log_is_for_admins(client, admin_headers, user_headers):
     assert client.get(f"/api/events/{event.id}/audit", headers=admin_headers).get_json()["data"] == []
 
 
+def test_an_unknown_events_log_is_404_a_deleted_ones_stays_readable(client, admin_headers):
+    event_id = client.post("/api/events", json=EVENT, headers=admin_headers).get_json()["data"]["id"]
+    assert client.delete(f"/api/events/{event_id}", headers=admin_headers).get_json()["data"]["deleted"] is True
+
+    deleted = client.get(f"/api/events/{event_id}/audit", headers=admin_headers)
+    unknown = client.get(f"/api/events/{event_id + 1}/audit", headers=admin_headers)
+
+    assert [row["action"] for row in deleted.get_json()["data"]] == ["event.delete", "event.create"]
+    assert (unknown.status_code, unknown.get_json()["error"]["code"]) == (404, "NOT_FOUND")
+
+
 def test_an_entry_commits_with_its_change_or_not_at_all(app_ctx, admin):
     """A change that fails leaves no entry behind: the entry is in the change's transaction."""
     from evently.audit.log import Auditor

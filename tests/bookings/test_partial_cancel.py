@@ -1,6 +1,7 @@
 """Giving back part of a booking: the booking keeps the rest at a recomputed total, the freed
 seats go to the waitlist first, one notice per change, analytics count the seats."""
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -72,6 +73,19 @@ def test_more_than_the_booking_holds_is_400_and_changes_nothing(client, app_ctx,
     assert db.session.get(Booking, booking.id).quantity == 2 and event_row(event.id).booked_seats == 2
     for body in ({}, {"quantity": 0}, {"quantity": "1"}, {"quantity": 1, "x": 1}):
         assert client.post(f"/api/bookings/{booking.id}/cancel", json=body, headers=user_headers).status_code == 400
+
+
+def test_seats_of_a_started_event_cannot_be_given_back(client, app_ctx, user, user_headers):
+    event = factories.make_event(capacity=10)
+    booking = bookings.book_seats(user=user, event_id=event.id, quantity=3).booking
+    row = event_row(event.id)
+    row.starts_at, row.ends_at = row.starts_at - timedelta(days=30), row.ends_at - timedelta(days=30)
+    db.session.commit()
+
+    response = give_back(client, user_headers, booking.id, 1)
+
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, "EVENT_STARTED")
+    assert db.session.get(Booking, booking.id).quantity == 3 and event_row(event.id).booked_seats == 3
 
 
 def test_only_the_owner_or_an_admin_gives_seats_back_and_an_admin_is_audited(client, app_ctx, user, admin,

@@ -6,6 +6,7 @@ The app is served on loopback by a real HTTP server; every request the page
 makes to any other origin is refused and recorded, host names do not resolve,
 and any CSP violation or script error fails the check.
 """
+import json
 import threading
 from pathlib import Path
 
@@ -86,3 +87,30 @@ def test_swagger_ui_renders_every_operation_offline(page, served, app_ctx, clien
     page.screenshot(path=str(tmp_path / "swagger-ui.png"), full_page=False)
     assert foreign == [], f"requests to other origins: {foreign}"
     assert problems == [], problems
+
+
+def operation_block(page, method, path):
+    return page.locator(f".opblock-{method}", has=page.locator(f".opblock-summary-path[data-path='{path}']"))
+
+
+def test_try_it_out_starts_from_the_examples_and_errors_show_their_codes(page, served):
+    """What the OpenAPI document's examples look like where a newcomer meets them."""
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(served + "/")
+               else route.abort())
+    page.goto(f"{served}/api/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    booking = operation_block(page, "post", "/api/bookings")
+    booking.locator(".opblock-summary").click()
+
+    created = json.loads(booking.locator("tr.response[data-code='201'] .highlight-code").first.inner_text())
+    conflict = booking.locator("tr.response[data-code='409']").inner_text()
+    booking.locator("button.try-out__btn").click()
+    body = json.loads(booking.locator("textarea.body-param__text").input_value())
+    event = operation_block(page, "get", "/api/events/{event_id}")
+    event.locator(".opblock-summary").click()
+    event.locator("button.try-out__btn").click()
+
+    assert body == {"eventId": 1, "quantity": 2, "allowPartial": True, "joinWaitlist": True}
+    assert "bookingReference" in created["data"]["booking"]  # a nullable object drawn as itself, not {}
+    assert "SOLD_OUT" in conflict and "No seats are left for this event." in conflict
+    assert event.locator("tr[data-param-name='event_id'] input").input_value() == "1"

@@ -238,6 +238,14 @@ def test_list_with_a_bad_token_is_401(client, app_ctx):
     assert_error(client.get("/api/events", headers={"Authorization": "Bearer not-a-jwt"}), 401, "UNAUTHORIZED")
 
 
+def test_an_event_with_a_bad_token_is_401_not_the_public_page(client, app_ctx):
+    event = make_event(title="Published")
+
+    assert_error(client.get(f"/api/events/{event.id}", headers={"Authorization": "Bearer not-a-jwt"}), 401,
+                 "UNAUTHORIZED")
+    assert client.get(f"/api/events/{event.id}").status_code == 200
+
+
 # --- GET /api/events/<id> ----------------------------------------------------------------------------------------
 
 def test_get_published_event_is_public(client, app_ctx):

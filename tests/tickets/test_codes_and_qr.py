@@ -30,7 +30,7 @@ def test_the_checkin_key_verifies_every_code_offline(app_ctx, client, user):
         signed = base64.b32decode(signature + "=" * (-len(signature) % 8))
         raw.verify(signed, payload.encode())  # raises if not
         pem.verify(signed, payload.encode())
-        assert payload.startswith(f"EVT1:") and f":{event.id}:" in payload and payload.endswith(booking.reference)
+        assert payload.startswith("EVT1:") and f":{event.id}:" in payload and payload.endswith(booking.reference)
     # Another event's key does not verify these codes.
     other = client.get(f"/api/events/{factories.make_event().id}/checkin-key").get_json()["data"]
     assert other["publicKey"] != key["publicKey"]
@@ -46,6 +46,9 @@ def test_a_drafts_key_is_for_staff_and_admins_only(app_ctx, client, admin_header
     staff = factories.make_user(role="staff")
     assert client.get(f"/api/events/{draft.id}/checkin-key", headers=factories.auth_headers(staff)).status_code == 200
     assert client.get("/api/events/424242/checkin-key").status_code == 404
+    # The key is public, but a token that comes with the request must be valid.
+    forged = client.get(f"/api/events/{draft.id}/checkin-key", headers={"Authorization": "Bearer not.a.token"})
+    assert (forged.status_code, forged.get_json()["error"]["code"]) == (401, "UNAUTHORIZED")
 
 
 def flipped(text, index):
@@ -128,8 +131,9 @@ def test_qr_images_are_the_owners_and_void_tickets_have_none(app_ctx, client, us
     assert client.get(f"/api/bookings/{booking.id}/tickets/{first['id']}/qr.png", headers=stranger).status_code == 404
     assert client.get(f"/api/bookings/{booking.id}/tickets/999999/qr.svg", headers=headers).status_code == 404
     client.post(f"/api/bookings/{booking.id}/cancel", json={"quantity": 1}, headers=headers)
-    refused = client.get(f"/api/bookings/{booking.id}/tickets/{second['id']}/qr.png", headers=headers)
-    assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "TICKET_VOID")
+    for kind in ("png", "svg"):
+        refused = client.get(f"/api/bookings/{booking.id}/tickets/{second['id']}/qr.{kind}", headers=headers)
+        assert (refused.status_code, refused.get_json()["error"]["code"]) == (409, "TICKET_VOID"), kind
     assert client.get(f"/api/bookings/{booking.id}/tickets/{first['id']}/qr.png", headers=headers).status_code == 200
 
 

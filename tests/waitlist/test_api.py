@@ -1,4 +1,7 @@
 """The waitlist HTTP contract: join, positions, leave, the admin queue."""
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import func, select
 
 from evently.bookings.models import Booking
@@ -63,6 +66,29 @@ def test_join_validation_and_auth(client, app_ctx, user_headers):
         assert response.status_code == 400
         assert response.get_json()["error"]["code"] == "VALIDATION_ERROR"
     assert join(client, user_headers, 424242, 1).status_code == 404
+
+
+@pytest.mark.parametrize("event_kwargs, code", [
+    ({"status": "cancelled"}, "EVENT_NOT_BOOKABLE"),
+    ({"starts_in": timedelta(minutes=-5)}, "EVENT_STARTED"),
+])
+def test_join_a_closed_event_is_409(client, app_ctx, user_headers, event_kwargs, code):
+    event = factories.make_event(capacity=1, **event_kwargs)
+
+    response = join(client, user_headers, event.id, 1)
+
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, code)
+    assert db.session.scalar(select(func.count()).select_from(WaitlistEntry)) == 0
+
+
+def test_join_for_more_than_one_person_may_hold_is_409(client, app_ctx, user_headers):
+    event = factories.make_event(capacity=5, max_per_user=2)  # checked before whether seats are free
+
+    response = join(client, user_headers, event.id, 3)
+
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, "PER_USER_LIMIT")
+    assert response.get_json()["error"]["details"] == {"maxPerUser": 2, "held": 0, "requested": 3}
+    assert db.session.scalar(select(func.count()).select_from(WaitlistEntry)) == 0
 
 
 def test_my_entries_show_live_positions_and_leaving_moves_others_up(client, app_ctx):
