@@ -144,9 +144,11 @@ class Config:
     # How long each web process reuses what a booking reads of an event (evently/seats/admission.py).
     EVENT_CACHE_SECONDS = float(env("EVENT_CACHE_SECONDS", "1"))
 
+    # Celery's broker needs one Redis server (kombu's Redis transport is not Cluster-aware): with a
+    # redis+cluster:// REDIS_URL, CELERY_BROKER_URL names a plain Redis of its own (docs/scaling.md).
     CELERY = {
-        "broker_url": env("CELERY_BROKER_URL", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
-        "result_backend": env("CELERY_RESULT_BACKEND", env("REDIS_URL", "redis://127.0.0.1:6379/0")),
+        "broker_url": env("CELERY_BROKER_URL", REDIS_URL),
+        "result_backend": env("CELERY_RESULT_BACKEND", env("CELERY_BROKER_URL", REDIS_URL)),
     }
     # Bookings' tasks go to CELERY_QUEUE, beat's periodic maintenance to "<CELERY_QUEUE>.maintenance".
     CELERY_QUEUE = env("CELERY_QUEUE") or queue_for(SQLALCHEMY_DATABASE_URI)
@@ -175,7 +177,8 @@ class TestingConfig(Config):
     REDIS_URL = env("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     RATELIMIT_STORAGE_URI = REDIS_URL
     RATELIMIT_ENABLED = env_bool("TEST_RATELIMIT_ENABLED", False)
-    CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL), "result_backend": REDIS_URL}
+    CELERY = {"broker_url": env("TEST_CELERY_BROKER_URL", REDIS_URL),
+              "result_backend": env("TEST_CELERY_BROKER_URL", REDIS_URL)}
     CELERY_QUEUE = queue_for(SQLALCHEMY_DATABASE_URI)
     # Test workers serve no metrics unless a test asks for a port.
     WORKER_METRICS_PORT = env_int("TEST_WORKER_METRICS_PORT", 0)

@@ -14,6 +14,7 @@ import click
 from celery import Celery, Task, signals
 from celery.schedules import schedule
 
+from evently.extensions import is_cluster_url
 from evently.ops import metrics
 
 # Settings from the reliability findings: a task is acknowledged only after it
@@ -80,6 +81,15 @@ def transport_options(config):
     }
 
 
+def refuse_cluster_broker(settings):
+    """kombu's Redis transport and Celery's Redis result backend talk to one server: a
+    redis+cluster:// URL there would fail at the first task, so it fails at start-up instead."""
+    for name in ("broker_url", "result_backend"):
+        if is_cluster_url(settings.get(name) or ""):
+            raise RuntimeError(f"Refusing to start: Celery's {name} cannot be a Redis Cluster; set "
+                               "CELERY_BROKER_URL to a plain redis:// URL (docs/scaling.md).")
+
+
 def init_celery(app):
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -104,6 +114,7 @@ def init_celery(app):
     settings["evently_metrics"] = {"host": app.config["METRICS_HOST"], "port": app.config["WORKER_METRICS_PORT"],
                                    "maintenance_port": app.config["MAINTENANCE_METRICS_PORT"]}
     settings.update(app.config["CELERY"])
+    refuse_cluster_broker(settings)
     celery.conf.update(settings)
     celery.user_options["worker"].add(click.Option(
         ["--maintenance"], is_flag=True, default=False,

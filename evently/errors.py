@@ -237,12 +237,19 @@ def handle_unexpected(error):
     return handle_app_error(InternalError())
 
 
+# What a Redis that cannot answer raises. On a Cluster, a primary lost without a replica makes
+# its slots answer CLUSTERDOWN (a ResponseError) or leaves them unmapped: both mean "Redis is
+# down", as a refused socket does. Other cluster errors (CROSSSLOT) are bugs and stay 500s.
+REDIS_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                     redis.exceptions.ClusterDownError, redis.exceptions.SlotNotCoveredError)
+
+
 def register_error_handlers(app):
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(JWTExtendedException, handle_jwt_error)
     app.register_error_handler(PyJWTError, handle_jwt_error)
-    app.register_error_handler(redis.exceptions.ConnectionError, handle_dependency_down)
-    app.register_error_handler(redis.exceptions.TimeoutError, handle_dependency_down)
+    for error in REDIS_UNAVAILABLE:
+        app.register_error_handler(error, handle_dependency_down)
     app.register_error_handler(OperationalError, handle_dependency_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,15 +1,16 @@
 """Sending Celery tasks without letting a broker outage fail the caller."""
 import logging
 
-import redis
 from flask import current_app
 from sqlalchemy.exc import OperationalError
+
+from evently.errors import REDIS_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 # Worth retrying a task for: a dependency blinked. Retries back off up to
 # MAX_COUNTDOWN (20 s), inside the broker's visibility timeout.
-TRANSIENT_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OperationalError)
+TRANSIENT_ERRORS = (*REDIS_UNAVAILABLE, OperationalError)
 RETRY_OPTIONS = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": True, "retry_backoff_max": 20,
                  "max_retries": 5}
 

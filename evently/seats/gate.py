@@ -22,6 +22,7 @@ import simplejson
 from flask import current_app
 from sqlalchemy import bindparam, func, select
 
+from evently.errors import REDIS_UNAVAILABLE
 from evently.events.models import Event
 from evently.extensions import db, redis_client
 from evently.ops.metrics import RECONCILE_CORRECTIONS
@@ -280,6 +281,6 @@ def tolerating_redis_down(func, *args, **kwargs):
     to reconcile (which rebuilds or corrects the gate from PostgreSQL); returns None then."""
     try:
         return func(*args, **kwargs)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+    except REDIS_UNAVAILABLE:
         current_app.logger.warning("Redis unavailable; the seat gate will be corrected by reconcile")
         return None
