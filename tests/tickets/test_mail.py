@@ -108,3 +108,19 @@ def test_a_mail_delivered_after_a_partial_cancellation_carries_only_valid_ticket
 
     message = email.message_from_string(smtp_server.messages_with("Subject: Booking")[0])
     assert sorted(attachments(message)) == [f"{booking.reference}-seat-1.png", f"{booking.reference}.ics"]
+
+
+def test_without_an_smtp_relay_no_qr_image_is_rendered(app_ctx, monkeypatch):
+    """With no relay configured the mailer only logs the file names: the worker renders nothing (a QR
+    image per seat costs about a millisecond, which a flash sale's worker spent on mails never sent)."""
+    from evently.notifications import services
+    from evently.tickets import qr
+
+    rendered = []
+    real_render = qr.render
+    monkeypatch.setattr(qr, "render", lambda *args: rendered.append(args) or real_render(*args))
+    book(factories.make_user(), factories.make_event(), 3)
+    row = db.session.scalar(select(Notification).where(Notification.kind == "booking_confirmed"))
+
+    assert services.deliver(notification_id=row.id).outcome == "sent"
+    assert rendered == []
