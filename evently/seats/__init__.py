@@ -6,10 +6,13 @@
     admission.py      take -> write -> settle for a booking or a join (the gated strategy)
     rowlock.py        the same decisions under a PostgreSQL row lock, without Redis (the baseline)
     promotion.py      serving the queue from freed seats, exactly once per seat
-    release.py        seats given back: cancelling a booking, leaving the queue, a capacity change
+    release.py        seats given back and queue changes: cancelling (part of) a booking, leaving or
+                      removal, a moved entry, a capacity change, pausing and resuming the queue
+    tickets.py        tickets follow their seats: voided in the transaction that gives the seats back
     cancellation.py   removing or cancelling an event, and the job that cancels its bookings and waiters
     reconcile.py      reaping expired holds and correcting each gate from PostgreSQL
     locking.py        the event row lock every seat change takes
+    models.py         the hold ledger's table (seat_holds)
     tasks.py          the Celery tasks that run the above
 
 Domains (bookings, waitlist, events) keep their routes, schemas, reads and models

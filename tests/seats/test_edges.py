@@ -234,3 +234,28 @@ def test_a_join_next_to_free_seats_is_served_at_once(app_ctx, celery_worker):
                         message="the partial waiter served")
     assert (served.quantity, served.source) == (3, "waitlist")
     assert db.session.get(WaitlistEntry, entry.id).status == "waiting"  # the strict one keeps its place
+
+
+def test_a_promotion_is_refused_by_the_writers_guard_once_the_event_has_started(app_ctx, monkeypatch):
+    """The guard holds for promotions too: a run checks the event before it takes seats, and the
+    writer's statement checks it again. With the run's own check blinded, the guard alone refuses,
+    and the seats it took go back to the gate."""
+    from datetime import datetime, timezone
+
+    event = factories.make_event(capacity=2)
+    holder, waiter = factories.make_user(), factories.make_user()
+    held = bookings.book_seats(user=holder, event_id=event.id, quantity=2).booking
+    bookings.book_seats(user=waiter, event_id=event.id, quantity=2)
+    bookings.cancel_booking(actor=holder, booking_id=held.id)
+    db.session.execute(text("UPDATE events SET starts_at = now() - interval '1 minute' WHERE id = :id"),
+                       {"id": event.id})
+    db.session.commit()
+    monkeypatch.setattr(promotion, "utcnow", lambda: datetime(2000, 1, 1, tzinfo=timezone.utc))
+
+    report = promotion.promote_waitlist(event_id=event.id)
+
+    assert report.seats == 0
+    assert db.session.scalar(select(func.count()).select_from(Booking).where(Booking.source == "waitlist")) == 0
+    entry = db.session.scalar(select(WaitlistEntry).where(WaitlistEntry.user_id == waiter.id))
+    assert (entry.status, entry.quantity_remaining) == ("waiting", 2)
+    assert booked(event.id) == 0 and int(gate.state(event)["avail"]) == 2
