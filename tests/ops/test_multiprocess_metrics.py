@@ -141,6 +141,19 @@ def test_the_multiprocess_module_leaves_prometheus_client_unimported():
                           check=True).stdout.strip() == "False"
 
 
+def test_a_servers_metric_files_live_in_memory_not_on_disk():
+    """Each request writes through a mapping of these files; on a disk-backed /tmp that cost the flash
+    sale a fifth of its bookings (docs/benchmarks.md). The directory is made in /dev/shm, a tmpfs."""
+    code = ("import os; os.environ.pop('PROMETHEUS_MULTIPROC_DIR', None); from evently.ops import multiproc; "
+            "path = multiproc.prepare('test'); print(path); multiproc.cleanup(path)")
+    path = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    with open("/proc/mounts") as mounts:
+        tmpfs = {fields.split()[1] for fields in mounts if fields.split()[2] == "tmpfs"}
+    assert os.path.dirname(path) in tmpfs
+    assert not os.path.exists(path)
+
+
 def scrape_worker(port):
     return get(port, "/metrics")[1]
 
