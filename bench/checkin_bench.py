@@ -24,13 +24,11 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +45,7 @@ import psutil  # noqa: E402
 from flask_migrate import upgrade  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from bench.loopback import free_port, wait_http  # noqa: E402
 from evently import create_app  # noqa: E402
 from evently.auth import sessions  # noqa: E402
 from evently.auth.models import AuthSession  # noqa: E402
@@ -101,24 +100,6 @@ def seed(tickets, scanners):
         db.session.commit()
         db.engine.dispose()
     return app, all_codes, tokens
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 def scan_round(port, tokens, all_codes):

@@ -23,7 +23,6 @@ import os
 import resource
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -63,6 +62,7 @@ sys.path.insert(0, ROOT)
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.loopback import free_port, wait_http  # noqa: E402
 from evently import create_app  # noqa: E402
 from evently.dbsetup import ensure_database  # noqa: E402
 from evently.auth import liveness  # noqa: E402
@@ -207,25 +207,6 @@ def _signal_group(process, sig):
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
 def group_cpu_seconds(process):

@@ -24,8 +24,8 @@ import time
 import psycopg2
 import redis
 
-from bench.flash_sale import (BIN, DATABASE_URL, REDIS_URL, WORK, Processes, Stream, free_port, group_cpu_seconds,
-                               run_load, wait_http)
+from bench.flash_sale import BIN, DATABASE_URL, REDIS_URL, WORK, Processes, Stream, group_cpu_seconds, run_load
+from bench.loopback import free_port, wait_http
 from evently.dbsetup import ensure_database
 
 FLOORS = {"book": ("POST /book", "one Lua call + one INSERT"), "get": ("GET /static-list", "a constant JSON page")}

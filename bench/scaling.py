@@ -47,8 +47,8 @@ def main():
     parser.add_argument("--api-cores", type=int, default=os.cpu_count(), help="cores per API machine")
     parser.add_argument("--postgres-cores", type=int, default=8, help="cores of the PostgreSQL primary")
     parser.add_argument("--redis-primaries", type=int, default=3, help="Redis Cluster primaries")
-    # make bench's floor: a constant JSON page costs gunicorn 0.38-0.46 ms of CPU per request, of
-    # which Flask's own part in-process is 0.05 ms: the rest is the HTTP server's, on every request.
+    # The in-process cost leaves out gunicorn's own work per request; make bench's constant-page floor
+    # measures it (its gunicorn CPU per request less Flask's in-process share; docs/scaling.md).
     parser.add_argument("--http-ms", type=float, default=0.35,
                         help="gunicorn's and the kernel's CPU per request, on top of the in-process cost")
     parser.add_argument("--hot-row", type=float, default=None,

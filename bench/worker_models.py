@@ -13,13 +13,12 @@ docs/benchmarks.md ("Worker model").
 """
 import argparse
 import os
-import socket
-import threading
 import time
 import urllib.request
 
 from bench import flash_sale
-from bench.flash_sale import BIN, Processes, free_port, run_strategy, wait_http
+from bench.flash_sale import BIN, Processes, run_strategy
+from bench.loopback import Slowloris, free_port, wait_http
 
 MODELS = {
     "sync": {},
@@ -75,7 +74,7 @@ def slow_clients(processes, model):
                     env={**MODELS[model], "PORT": str(port), "LOG_LEVEL": "WARNING"}, log=f"gunicorn-slow-{model}")
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz")
-        with Trickle(port, SLOW_CLIENTS):
+        with Slowloris(port, SLOW_CLIENTS, settle=1.0):
             return max(probe(port) or PROBE_TIMEOUT for _ in range(3))
     finally:
         processes.stop("gunicorn-slow")
@@ -88,38 +87,6 @@ def probe(port):
     except OSError:
         return None
     return time.monotonic() - started
-
-
-class Trickle:
-    """Sockets that send a request line, then one header line a second, never the blank line that ends it."""
-
-    def __init__(self, port, count):
-        self.port, self.count = port, count
-        self.sockets, self.stop = [], threading.Event()
-        self.thread = threading.Thread(target=self._trickle, daemon=True)
-
-    def __enter__(self):
-        for _ in range(self.count):
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: evently\r\n")
-            self.sockets.append(sock)
-        self.thread.start()
-        time.sleep(1)  # let the workers take them up
-        return self
-
-    def _trickle(self):
-        while not self.stop.wait(1):
-            for sock in self.sockets:
-                try:
-                    sock.sendall(b"X-Slow: 1\r\n")
-                except OSError:
-                    pass  # the server gave up on it
-
-    def __exit__(self, *_exc):
-        self.stop.set()
-        self.thread.join(5)
-        for sock in self.sockets:
-            sock.close()
 
 
 def print_rows(rows, args):

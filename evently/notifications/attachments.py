@@ -3,8 +3,8 @@
 Built when a mail is delivered, not when the booking is written: the booking's statement
 stays as lean as it was, and a mail delivered after a partial cancellation carries only
 the tickets still valid. Each file is rendered only when the mail is really sent: with no
-SMTP relay configured (development, the benchmark) the mailer logs the file names, and a QR
-image costs about a millisecond of the worker's CPU per seat.
+SMTP relay configured (development, the benchmark) the mailer logs the file names, and
+rendering images for a log line would take the worker's CPU from mails that are sent.
 """
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -56,10 +56,9 @@ def base_directory():
     """Where a server's directory is made: /dev/shm (memory) where there is one, else the temp dir.
 
     Every request writes its values through a shared mapping of these files. On a disk-backed
-    file system (ext4 here) the kernel keeps writing the dirty pages back and faulting them in
-    again, and the flash sale lost a fifth of its bookings to it: 289-323 bookings/s against
-    372-414 with the files in /dev/shm or no multiprocess mode at all (docs/benchmarks.md).
-    gunicorn keeps its workers' heartbeat files there for the same reason (worker_tmp_dir)."""
+    file system the kernel keeps writing the dirty pages back and faulting them in again, which
+    cost the flash sale a large share of its bookings (measured in docs/benchmarks.md). gunicorn
+    keeps its workers' heartbeat files there for the same reason (worker_tmp_dir)."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 

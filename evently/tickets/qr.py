@@ -3,8 +3,8 @@ import io
 
 import segno
 
-# Level M (15% of the symbol can be lost) suits phone screens and paper; the versions a code
-# needs at this level are measured in docs/tickets.md.
+# Level M, the QR standard's middle error correction, survives a scuffed screen or a creased
+# printout and keeps codes small; the versions a code needs at this level are in docs/tickets.md.
 ERROR_LEVEL = "M"
 SVG, PNG = "svg", "png"
 MEDIA_TYPES = {SVG: "image/svg+xml", PNG: "image/png"}

@@ -2,12 +2,11 @@
 gunicorn with the project's settings. Slow clients cannot starve the workers, bodies over the
 limit never reach them, no Server header leaves, and X-Forwarded-For is nginx's, not the client's."""
 import http.client
-import socket
-import threading
 import time
 
 import pytest
 
+from bench.loopback import Slowloris
 from tests.servers import gunicorn, nginx, nginx_check, render_nginx
 
 SLOW_CLIENTS = 40  # far more than the sync workers behind nginx (3)
@@ -43,38 +42,6 @@ def timed_healthz(port, timeout):
     except (OSError, http.client.HTTPException):
         status = None
     return status, time.monotonic() - started
-
-
-class Slowloris:
-    """Sockets that send a request line, then one header line every `interval` seconds, never the end."""
-
-    def __init__(self, port, count, interval=1.0):
-        self.port, self.count, self.interval = port, count, interval
-        self.sockets, self.stop = [], threading.Event()
-        self.thread = threading.Thread(target=self._trickle, daemon=True)
-
-    def __enter__(self):
-        for _ in range(self.count):
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: evently\r\n")
-            self.sockets.append(sock)
-        self.thread.start()
-        time.sleep(0.5)  # let the server take them up
-        return self
-
-    def _trickle(self):
-        while not self.stop.wait(self.interval):
-            for sock in self.sockets:
-                try:
-                    sock.sendall(b"X-Slow: 1\r\n")
-                except OSError:
-                    pass  # the server gave up on it: that is the point
-
-    def __exit__(self, *_exc):
-        self.stop.set()
-        self.thread.join(5)
-        for sock in self.sockets:
-            sock.close()
 
 
 def test_the_rendered_configuration_is_valid_nginx(tmp_path):

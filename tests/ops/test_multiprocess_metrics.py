@@ -143,7 +143,7 @@ def test_the_multiprocess_module_leaves_prometheus_client_unimported():
 
 def test_a_servers_metric_files_live_in_memory_not_on_disk():
     """Each request writes through a mapping of these files; on a disk-backed /tmp that cost the flash
-    sale a fifth of its bookings (docs/benchmarks.md). The directory is made in /dev/shm, a tmpfs."""
+    sale bookings (docs/benchmarks.md). The directory is made in /dev/shm, a tmpfs."""
     code = ("import os; os.environ.pop('PROMETHEUS_MULTIPROC_DIR', None); from evently.ops import multiproc; "
             "path = multiproc.prepare('test'); print(path); multiproc.cleanup(path)")
     path = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

@@ -111,8 +111,8 @@ def test_a_mail_delivered_after_a_partial_cancellation_carries_only_valid_ticket
 
 
 def test_without_an_smtp_relay_no_qr_image_is_rendered(app_ctx, monkeypatch):
-    """With no relay configured the mailer only logs the file names: the worker renders nothing (a QR
-    image per seat costs about a millisecond, which a flash sale's worker spent on mails never sent)."""
+    """With no relay configured the mailer only logs the file names: the worker renders nothing
+    (a flash sale's worker spent its CPU rendering QR images for mails never sent)."""
     from evently.notifications import services
     from evently.tickets import qr
 
